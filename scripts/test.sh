@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: `npm test`. Installs what the tests need on a fresh
+# Debian machine (chromium for the browser tests), then runs every
+# test/**/*.test.ts with node's runner. DATABASE_URL=mysql://... runs the same
+# tests on MySQL/MariaDB; unset, they run on SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v git >/dev/null 2>&1 || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing ${missing[*]} (Debian packages the tests need)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test: missing ${missing[*]}; install them (sudo apt-get install ${missing[*]}) and run again" >&2
+    exit 1
+  fi
+fi
+[ -d node_modules ] || npm ci
+
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"

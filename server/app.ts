@@ -1,0 +1,94 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
+import session from '@fastify/session'
+import formbody from '@fastify/formbody'
+import multipart from '@fastify/multipart'
+import csrfProtection from '@fastify/csrf-protection'
+import rateLimit from '@fastify/rate-limit'
+import staticFiles from '@fastify/static'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Config } from './config.ts'
+import db from './db/plugin.ts'
+import { KnexSessionStore } from './db/session-store.ts'
+import views from './web/views.ts'
+import errors from './web/errors.ts'
+import auth from './web/auth.ts'
+import csrfGuard, { csrfTokenOf } from './web/csrf.ts'
+import audit from './audit/plugin.ts'
+import healthRoutes from './health/routes.ts'
+import authRoutes from './users/auth-routes.ts'
+import userRoutes from './users/routes.ts'
+import auditRoutes from './audit/routes.ts'
+import serverRoutes from './servers/routes.ts'
+import serverApi from './servers/api.ts'
+import projectRoutes from './projects/routes.ts'
+import projectApi from './projects/api.ts'
+import credentialRoutes from './credentials/routes.ts'
+
+const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public')
+
+/** Largest SSH key file accepted on the credentials form. */
+export const KEY_FILE_LIMIT = 64 * 1024
+
+export interface BuildOptions {
+  /** Apply pending migrations while starting (npm start does; the migrate tests do not). */
+  migrate?: boolean
+  logger?: boolean
+}
+
+/** Builds the app (main.ts listens; tests inject). */
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+
+  // ecosystem plugins
+  // a form field named twice (a multi-select) arrives as an array
+  await app.register(formbody, { bodyLimit: config.bodyLimit })
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fileSize: KEY_FILE_LIMIT, files: 1, fields: 50, fieldSize: 100 * 1024 },
+  })
+  await app.register(cookie)
+  await app.register(db, { config, migrate: opts.migrate ?? true })
+  const store = new KnexSessionStore(app.knex, config.sessionMaxAgeMs)
+  store.startPurging()
+  app.addHook('onClose', async () => store.stopPurging())
+  await app.register(session, {
+    secret: config.sessionSecret,
+    cookieName: 'longship.sid',
+    store,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: config.sessionMaxAgeMs, path: '/' },
+  })
+  await app.register(csrfProtection, { sessionPlugin: '@fastify/session', getToken: csrfTokenOf })
+  await app.register(rateLimit, { global: false })
+  await app.register(staticFiles, { root: PUBLIC_DIR, prefix: '/public/', maxAge: '1h' })
+
+  // shared services
+  await app.register(views, { production: process.env.NODE_ENV === 'production' })
+  await app.register(errors)
+  await app.register(audit)
+
+  // hooks, in order: who is calling, then is the form genuine
+  await app.register(auth)
+  await app.register(csrfGuard)
+
+  // features
+  await app.register(healthRoutes)
+  await app.register(authRoutes, { loginMaxFailures: config.loginMaxFailures })
+  await app.register(userRoutes)
+  await app.register(auditRoutes)
+  await app.register(serverRoutes)
+  await app.register(serverApi, { prefix: '/api' })
+  await app.register(projectRoutes)
+  await app.register(projectApi, { prefix: '/api' })
+  await app.register(credentialRoutes, { secretKey: config.secretKey })
+
+  app.get('/', async (_request, reply) => reply.redirect('/servers'))
+  return app
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
+/** Thrown for a setting that cannot work; main.ts prints its message as one line. */
+export class ConfigError extends Error {}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface DatabaseConfig {
+  client: 'sqlite' | 'mysql'
+  /** SQLite: the file; MySQL: the URL as given. */
+  filename?: string
+  url?: string
+}
+
+export interface Config {
+  host: string
+  port: number
+  dataDir: string
+  database: DatabaseConfig
+  sessionSecret: string
+  /** 32 bytes: the AES-256-GCM key for credentials at rest. */
+  secretKey: Buffer
+  cookieSecure: boolean
+  logLevel: LogLevel
+  /** Failed logins allowed per address per minute before a 429. */
+  loginMaxFailures: number
+  /** Largest request body in bytes (413 beyond). */
+  bodyLimit: number
+  sessionMaxAgeMs: number
+  trustProxy: boolean
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`)
+  return value
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (/^(1|true|yes|on)$/i.test(raw)) return true
+  if (/^(0|false|no|off)$/i.test(raw)) return false
+  throw new ConfigError(`${name}=${raw} must be true or false`)
+}
+
+function database(env: NodeJS.ProcessEnv, dataDir: string): DatabaseConfig {
+  const url = env.DATABASE_URL
+  if (!url) return { client: 'sqlite', filename: path.join(dataDir, 'longship.sqlite') }
+  if (url.startsWith('sqlite:')) {
+    const file = url.replace(/^sqlite:(\/\/)?/, '')
+    if (!file) throw new ConfigError('DATABASE_URL=sqlite: needs a file name, e.g. sqlite:data/longship.sqlite')
+    return { client: 'sqlite', filename: path.resolve(file) }
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError(`DATABASE_URL is not a URL (expected mysql://user:pass@host:3306/db)`)
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new ConfigError(`DATABASE_URL scheme ${parsed.protocol} is not supported (use mysql:// or leave it unset for SQLite)`)
+  }
+  if (parsed.pathname.length <= 1) throw new ConfigError('DATABASE_URL names no database (…:3306/longship)')
+  return { client: 'mysql', url }
+}
+
+/**
+ * A secret given in the environment wins; otherwise one is generated into
+ * DATA_DIR on first run and read back afterwards, so restarts keep sessions
+ * and stored credentials readable.
+ */
+function persistentSecret(env: NodeJS.ProcessEnv, name: string, dataDir: string, file: string): string {
+  const given = env[name]
+  if (given) return given
+  const target = path.join(dataDir, file)
+  if (existsSync(target)) return readFileSync(target, 'utf8').trim()
+  const value = randomBytes(32).toString('hex')
+  writeFileSync(target, value + '\n', { mode: 0o600 })
+  return value
+}
+
+function secretKeyFrom(raw: string): Buffer {
+  if (/^[0-9a-f]{64}$/i.test(raw)) return Buffer.from(raw, 'hex')
+  const b64 = Buffer.from(raw, 'base64')
+  if (b64.length === 32 && /^[A-Za-z0-9+/]+=*$/.test(raw)) return b64
+  throw new ConfigError('SECRET_KEY must be 32 bytes as 64 hex characters or base64 (openssl rand -hex 32)')
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(env.DATA_DIR || 'data')
+  try {
+    mkdirSync(dataDir, { recursive: true })
+  } catch (err) {
+    throw new ConfigError(`DATA_DIR=${dataDir} cannot be created: ${(err as Error).message}`)
+  }
+  const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL=${logLevel} must be one of ${LOG_LEVELS.join(', ')}`)
+  const sessionSecret = persistentSecret(env, 'SESSION_SECRET', dataDir, 'session-secret')
+  if (sessionSecret.length < 32) throw new ConfigError('SESSION_SECRET must be at least 32 characters')
+  return {
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    dataDir,
+    database: database(env, dataDir),
+    sessionSecret,
+    secretKey: secretKeyFrom(persistentSecret(env, 'SECRET_KEY', dataDir, 'secret-key')),
+    cookieSecure: boolean(env, 'COOKIE_SECURE', false),
+    logLevel,
+    loginMaxFailures: integer(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
+    bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_HOURS', 24 * 7, 1, 24 * 365) * 3600 * 1000,
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+  }
+}

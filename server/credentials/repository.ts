@@ -1,0 +1,84 @@
+import type { Knex } from 'knex'
+import { insertedId, toDate } from '../db/connection.ts'
+import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
+
+export type CredentialKind = 'key' | 'password'
+export const CREDENTIAL_KINDS: CredentialKind[] = ['key', 'password']
+
+/** What pages and the API may see: never the secret. */
+export interface Credential {
+  id: number
+  name: string
+  kind: CredentialKind
+  fingerprint: string
+  notes: string
+  server_count: number
+  created_at: Date
+  updated_at: Date
+}
+
+export const CREDENTIAL_SORTS = ['name', 'kind', 'created_at', 'updated_at'] as const
+export type CredentialSort = (typeof CREDENTIAL_SORTS)[number]
+
+const COLUMNS = ['id', 'name', 'kind', 'fingerprint', 'notes', 'created_at', 'updated_at']
+
+function toCredential(row: Record<string, unknown>): Credential {
+  return {
+    id: Number(row.id),
+    name: String(row.name),
+    kind: row.kind as CredentialKind,
+    fingerprint: String(row.fingerprint ?? ''),
+    notes: String(row.notes ?? ''),
+    server_count: Number(row.server_count ?? 0),
+    created_at: toDate(row.created_at) as Date,
+    updated_at: toDate(row.updated_at) as Date,
+  }
+}
+
+export function createCredentialsRepository(knex: Knex) {
+  const withCount = (trx: Knex) => trx.raw('(select count(*) from servers where servers.credential_id = credentials.id) as server_count')
+
+  return {
+    async list(query: ListQuery<CredentialSort>, trx: Knex = knex): Promise<Page<Credential>> {
+      const builder = whereContains(trx('credentials'), ['name', 'notes'], query.q)
+      return listPage(builder, query, [...COLUMNS, withCount(trx) as unknown as string], toCredential)
+    },
+
+    async options(trx: Knex = knex): Promise<Array<{ id: number; name: string; kind: CredentialKind }>> {
+      const rows = await trx('credentials').select('id', 'name', 'kind').orderBy('name')
+      return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), name: String(r.name), kind: r.kind as CredentialKind }))
+    },
+
+    async findById(id: number, trx: Knex = knex): Promise<Credential | null> {
+      const row = await trx('credentials').where({ id }).first([...COLUMNS, withCount(trx)])
+      return row ? toCredential(row) : null
+    },
+
+    /** The encrypted secret, for the SSH runner only. */
+    async encryptedSecret(id: number, trx: Knex = knex): Promise<string | null> {
+      const row = await trx('credentials').where({ id }).first('secret_encrypted')
+      return row ? String(row.secret_encrypted) : null
+    },
+
+    async create(input: { name: string; kind: CredentialKind; secret_encrypted: string; fingerprint: string; notes: string }, trx: Knex = knex): Promise<Credential> {
+      const now = new Date()
+      const id = insertedId(await trx('credentials').insert({ ...input, created_at: now, updated_at: now }))
+      return (await this.findById(id, trx)) as Credential
+    },
+
+    async update(
+      id: number,
+      input: Partial<{ name: string; kind: CredentialKind; secret_encrypted: string; fingerprint: string; notes: string }>,
+      trx: Knex = knex,
+    ): Promise<Credential | null> {
+      const changed = await trx('credentials').where({ id }).update({ ...input, updated_at: new Date() })
+      return changed ? this.findById(id, trx) : null
+    },
+
+    async remove(id: number, trx: Knex = knex): Promise<boolean> {
+      return (await trx('credentials').where({ id }).del()) > 0
+    },
+  }
+}
+
+export type CredentialsRepository = ReturnType<typeof createCredentialsRepository>

@@ -1,0 +1,83 @@
+import knexFactory, { type Knex } from 'knex'
+import path from 'node:path'
+import { mkdirSync } from 'node:fs'
+import type { DatabaseConfig } from '../config.ts'
+import { migrationSource } from './migration-source.ts'
+
+/**
+ * Every per-dialect detail lives here (Ghost's data/db/connection.js):
+ * SQLite gets foreign keys, WAL and a busy timeout; MySQL/MariaDB gets UTC,
+ * utf8mb4 and big numbers as strings-free numbers.
+ */
+export function createKnex(db: DatabaseConfig): Knex {
+  if (db.client === 'sqlite') {
+    const filename = db.filename as string
+    if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true })
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          conn.pragma('foreign_keys = ON')
+          conn.pragma('journal_mode = WAL')
+          conn.pragma('busy_timeout = 5000')
+          conn.pragma('synchronous = NORMAL')
+          done(null, conn)
+        },
+      },
+      migrations: { migrationSource },
+    })
+  }
+  const url = new URL(db.url as string)
+  return knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: url.hostname,
+      port: url.port ? Number(url.port) : 3306,
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: decodeURIComponent(url.pathname.slice(1)),
+      timezone: 'Z',
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      connectTimeout: 5000,
+    },
+    pool: { min: 0, max: 10 },
+    migrations: { migrationSource },
+  })
+}
+
+export function isSqlite(knex: Knex): boolean {
+  return knex.client.config.client === 'better-sqlite3'
+}
+
+/** A unique-constraint violation in either dialect, so callers can say "already exists". */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number }
+  return e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string }
+  return e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || e?.code === 'ER_ROW_IS_REFERENCED_2' || e?.code === 'ER_ROW_IS_REFERENCED' || e?.code === 'ER_NO_REFERENCED_ROW_2'
+}
+
+/** Dates come back as Date (mysql2), epoch ms (better-sqlite3) or text; pages want one kind. */
+export function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null
+  if (value instanceof Date) return value
+  if (typeof value === 'number') return new Date(value)
+  if (typeof value === 'string') return /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value)
+  return null
+}
+
+/** The id of a freshly inserted row: MySQL returns [id], SQLite [id] too, but never the row. */
+export function insertedId(result: unknown): number {
+  const first = Array.isArray(result) ? result[0] : result
+  if (typeof first === 'object' && first !== null && 'id' in first) return Number((first as { id: unknown }).id)
+  return Number(first)
+}

@@ -1,0 +1,132 @@
+import type { Knex } from 'knex'
+import { insertedId, toDate } from '../db/connection.ts'
+import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
+
+export interface Server {
+  id: number
+  hostname: string
+  address: string
+  port: number
+  username: string
+  credential_id: number | null
+  credential_name: string | null
+  env: string
+  tags: string[]
+  notes: string
+  host_key_fingerprint: string | null
+  created_at: Date
+  updated_at: Date
+}
+
+export interface ServerInput {
+  hostname: string
+  address: string
+  port: number
+  username: string
+  credential_id: number | null
+  env: string
+  tags: string[]
+  notes: string
+}
+
+export const SERVER_SORTS = ['hostname', 'address', 'env', 'port', 'username', 'created_at', 'updated_at'] as const
+export type ServerSort = (typeof SERVER_SORTS)[number]
+
+const COLUMNS = [
+  'servers.id',
+  'servers.hostname',
+  'servers.address',
+  'servers.port',
+  'servers.username',
+  'servers.credential_id',
+  'credentials.name as credential_name',
+  'servers.env',
+  'servers.tags',
+  'servers.notes',
+  'servers.host_key_fingerprint',
+  'servers.created_at',
+  'servers.updated_at',
+]
+
+/** Tags are stored as ",a,b," so that a search for one tag is a plain LIKE. */
+export function tagsToColumn(tags: string[]): string {
+  return tags.length ? `,${tags.join(',')},` : ''
+}
+
+function toServer(row: Record<string, unknown>): Server {
+  return {
+    id: Number(row.id),
+    hostname: String(row.hostname),
+    address: String(row.address),
+    port: Number(row.port),
+    username: String(row.username),
+    credential_id: row.credential_id === null || row.credential_id === undefined ? null : Number(row.credential_id),
+    credential_name: (row.credential_name as string | null) ?? null,
+    env: String(row.env),
+    tags: String(row.tags ?? '').split(',').filter(Boolean),
+    notes: String(row.notes ?? ''),
+    host_key_fingerprint: (row.host_key_fingerprint as string | null) ?? null,
+    created_at: toDate(row.created_at) as Date,
+    updated_at: toDate(row.updated_at) as Date,
+  }
+}
+
+function toRow(input: Partial<ServerInput>): Record<string, unknown> {
+  const row: Record<string, unknown> = { ...input }
+  if (input.tags) row.tags = tagsToColumn(input.tags)
+  return row
+}
+
+export function createServersRepository(knex: Knex) {
+  const base = (trx: Knex) => trx('servers').leftJoin('credentials', 'credentials.id', 'servers.credential_id')
+
+  return {
+    async list(query: ListQuery<ServerSort>, trx: Knex = knex): Promise<Page<Server>> {
+      const builder = whereContains(base(trx), ['servers.hostname', 'servers.address', 'servers.tags'], query.q)
+      return listPage(builder, { ...query, sort: `servers.${query.sort}` }, COLUMNS, toServer)
+    },
+
+    /** Every server, for pickers (a project's servers); small columns only. */
+    async options(trx: Knex = knex): Promise<Array<{ id: number; hostname: string; env: string }>> {
+      const rows = await trx('servers').select('id', 'hostname', 'env').orderBy('hostname')
+      return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), hostname: String(r.hostname), env: String(r.env) }))
+    },
+
+    async findById(id: number, trx: Knex = knex): Promise<Server | null> {
+      const row = await base(trx).where('servers.id', id).first(COLUMNS)
+      return row ? toServer(row) : null
+    },
+
+    async projectsUsing(serverId: number, trx: Knex = knex): Promise<Array<{ id: number; title: string }>> {
+      const rows = await trx('projects')
+        .join('project_servers', 'project_servers.project_id', 'projects.id')
+        .where('project_servers.server_id', serverId)
+        .select('projects.id', 'projects.title')
+        .orderBy('projects.title')
+      return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), title: String(r.title) }))
+    },
+
+    async existingIds(ids: number[], trx: Knex = knex): Promise<number[]> {
+      if (!ids.length) return []
+      const rows = await trx('servers').whereIn('id', ids).select('id')
+      return rows.map((r: { id: number }) => Number(r.id))
+    },
+
+    async create(input: ServerInput, trx: Knex = knex): Promise<Server> {
+      const now = new Date()
+      const id = insertedId(await trx('servers').insert({ ...toRow(input), created_at: now, updated_at: now }))
+      return (await this.findById(id, trx)) as Server
+    },
+
+    async update(id: number, input: Partial<ServerInput>, trx: Knex = knex): Promise<Server | null> {
+      const changed = await trx('servers').where({ id }).update({ ...toRow(input), updated_at: new Date() })
+      return changed ? this.findById(id, trx) : null
+    },
+
+    async remove(id: number, trx: Knex = knex): Promise<boolean> {
+      return (await trx('servers').where({ id }).del()) > 0
+    },
+  }
+}
+
+export type ServersRepository = ReturnType<typeof createServersRepository>

@@ -1,0 +1,91 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import { createServersService } from './service.ts'
+import { SERVER_SORTS } from './repository.ts'
+import { createCredentialsRepository } from '../credentials/repository.ts'
+import { ENVIRONMENTS } from '../web/environments.ts'
+import { parseListQuery } from '../web/list-query.ts'
+import { bodyOf, done, idParam } from '../web/crud.ts'
+import { notFound } from '../web/errors.ts'
+import type { FieldErrors } from '../web/validate.ts'
+
+const admin = { config: { role: 'admin' as const } }
+
+/** The server pages: list, show, and the admin's create / edit / delete forms. */
+const serverRoutes: FastifyPluginAsync = async (app) => {
+  const service = createServersService(app.knex)
+  const credentials = createCredentialsRepository(app.knex)
+
+  async function form(reply: FastifyReply, values: Record<string, unknown>, errors: FieldErrors, id: number | null, status = 200) {
+    return reply.code(status).render('servers/form', {
+      title: id ? `Edit ${values.hostname ?? ''}` : 'New server',
+      id,
+      values,
+      errors,
+      environments: ENVIRONMENTS,
+      credentials: await credentials.options(),
+    })
+  }
+
+  app.get('/servers', async (request, reply) => {
+    const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
+    const page = await service.repo.list(query)
+    return reply.render('servers/list', { title: 'Servers', page, query })
+  })
+
+  app.get('/servers/new', admin, async (_request, reply) => form(reply, { port: 22, username: 'root', env: 'test' }, {}, null))
+
+  app.post('/servers', admin, async (request, reply) => {
+    const body = bodyOf(request)
+    const result = await service.create(body)
+    if (!result.ok) return form(reply, body, result.errors, null, 400)
+    await request.audit('server.create', { type: 'server', id: result.server.id }, result.server.hostname)
+    return done(request, reply, `/servers/${result.server.id}`, `Server ${result.server.hostname} created.`)
+  })
+
+  app.get('/servers/:id', async (request, reply) => {
+    const server = await service.repo.findById(idParam(request, 'Server'))
+    if (!server) throw notFound('Server')
+    const projects = await service.repo.projectsUsing(server.id)
+    return reply.render('servers/show', { title: server.hostname, server, projects })
+  })
+
+  app.get('/servers/:id/edit', admin, async (request, reply) => {
+    const server = await service.repo.findById(idParam(request, 'Server'))
+    if (!server) throw notFound('Server')
+    return form(reply, { ...server, tags: server.tags.join(', ') }, {}, server.id)
+  })
+
+  app.post('/servers/:id', admin, async (request, reply) => {
+    const id = idParam(request, 'Server')
+    const body = bodyOf(request)
+    if (!(await service.repo.findById(id))) throw notFound('Server')
+    const result = await service.update(id, body, false)
+    if (!result.ok) {
+      if (result.notFound) throw notFound('Server')
+      return form(reply, body, result.errors, id, 400)
+    }
+    await request.audit('server.update', { type: 'server', id }, result.server.hostname)
+    return done(request, reply, `/servers/${id}`, `Server ${result.server.hostname} saved.`)
+  })
+
+  app.get('/servers/:id/delete', admin, async (request, reply) => {
+    const server = await service.repo.findById(idParam(request, 'Server'))
+    if (!server) throw notFound('Server')
+    return reply.render('partials/confirm-delete', {
+      label: `server ${server.hostname}`,
+      warning: 'Its collected assets go with it; projects that use it will no longer deploy to it.',
+      action: `/servers/${server.id}/delete`,
+      cancel: `/servers/${server.id}`,
+    })
+  })
+
+  app.post('/servers/:id/delete', admin, async (request, reply) => {
+    const id = idParam(request, 'Server')
+    const server = await service.repo.findById(id)
+    if (!server || !(await service.repo.remove(id))) throw notFound('Server')
+    await request.audit('server.delete', { type: 'server', id }, server.hostname)
+    return done(request, reply, '/servers', `Server ${server.hostname} deleted.`, { id })
+  })
+}
+
+export default serverRoutes

@@ -1,0 +1,90 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { createUsersRepository } from './repository.ts'
+import { hashPassword, verifyPassword } from './password.ts'
+import { readUser } from './schema.ts'
+import { bodyOf } from '../web/crud.ts'
+
+/** Only same-site relative paths: a ?next= must not send a person elsewhere. */
+function safeNext(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/'
+}
+
+// a hash to verify against when the username is unknown, so that timing does
+// not tell which usernames exist
+const DUMMY_HASH = hashPassword('not a real password')
+
+const authRoutes: FastifyPluginAsync<{ loginMaxFailures: number }> = async (app, opts) => {
+  const users = createUsersRepository(app.knex)
+  // failures only: a person who types the password right is never slowed down
+  const countFailure = app.createRateLimit({ max: opts.loginMaxFailures, timeWindow: 60_000, keyGenerator: (r) => `login:${r.ip}` })
+  const blockedUntil = new Map<string, number>()
+
+  function blockedFor(request: FastifyRequest): number {
+    const until = blockedUntil.get(request.ip) ?? 0
+    if (until <= Date.now()) {
+      blockedUntil.delete(request.ip)
+      return 0
+    }
+    return Math.ceil((until - Date.now()) / 1000)
+  }
+
+  app.get('/setup', async (_request, reply) => reply.render('auth/setup', { values: { role: 'admin' }, errors: {} }))
+
+  app.post('/setup', async (request, reply) => {
+    const input = { ...bodyOf(request), role: 'admin' }
+    const { value, errors } = readUser(input, 'create')
+    if (Object.keys(errors).length) return reply.code(400).render('auth/setup', { values: input, errors })
+    // a second browser may have finished setup meanwhile: the transaction makes "no users yet" hold
+    const created = await app.knex.transaction(async (trx) => {
+      if ((await users.count(trx)) > 0) return null
+      return users.create({ username: value.username, display_name: value.display_name, role: 'admin', password_hash: await hashPassword(value.password) }, trx)
+    })
+    if (!created) return reply.redirect('/login')
+    await request.session.regenerate()
+    request.session.userId = created.id
+    request.user = created
+    await request.audit('setup', { type: 'user', id: created.id }, `first admin ${created.username}`)
+    request.flash('success', `Welcome, ${created.username}: you are the first admin.`)
+    return reply.redirect('/')
+  })
+
+  app.get('/login', { config: { access: 'public' } }, async (request, reply) => {
+    if (request.user) return reply.redirect(safeNext((request.query as Record<string, unknown>).next))
+    return reply.render('auth/login', { values: {}, next: safeNext((request.query as Record<string, unknown>).next), error: null })
+  })
+
+  app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
+    const body = bodyOf(request)
+    const next = safeNext(body.next)
+    const wait = blockedFor(request)
+    if (wait > 0) {
+      await request.audit('login.blocked', { type: 'user' }, `rate-limited, ${wait}s left`)
+      reply.header('retry-after', String(wait))
+      return reply.code(429).render('auth/login', { values: body, next, error: `Too many failed sign-ins from your address. Try again in ${wait} seconds.` })
+    }
+    const username = typeof body.username === 'string' ? body.username.trim().slice(0, 64) : ''
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : ''
+    const user = username ? await users.findByUsernameWithHash(username) : null
+    const good = user ? await verifyPassword(password, user.password_hash) : (await verifyPassword(password, await DUMMY_HASH), false)
+    if (!user || !good) {
+      const limit = await countFailure(request)
+      if (!limit.isAllowed && (limit.isExceeded || limit.remaining === 0)) blockedUntil.set(request.ip, Date.now() + limit.ttl)
+      await request.audit('login.failed', { type: 'user' }, `username ${JSON.stringify(username)}`)
+      return reply.code(401).render('auth/login', { values: { username }, next, error: 'Wrong username or password.' })
+    }
+    await request.session.regenerate()
+    request.session.userId = user.id
+    request.user = user
+    await users.touchLogin(user.id)
+    await request.audit('login', { type: 'user', id: user.id })
+    return reply.redirect(next)
+  })
+
+  app.post('/logout', { config: { access: 'public' } }, async (request, reply) => {
+    if (request.user) await request.audit('logout', { type: 'user', id: request.user.id })
+    await request.session.destroy()
+    return reply.redirect('/login')
+  })
+}
+
+export default authRoutes

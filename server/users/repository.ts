@@ -1,0 +1,143 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Knex } from 'knex'
+import { insertedId, toDate } from '../db/connection.ts'
+import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
+
+export type Role = 'admin' | 'deployer' | 'viewer'
+export const ROLES: Role[] = ['admin', 'deployer', 'viewer']
+
+export interface User {
+  id: number
+  username: string
+  display_name: string
+  role: Role
+  last_login_at: Date | null
+  created_at: Date
+  updated_at: Date
+}
+
+export interface UserWithHash extends User {
+  password_hash: string
+}
+
+export interface ApiToken {
+  id: number
+  user_id: number
+  name: string
+  prefix: string
+  last_used_at: Date | null
+  created_at: Date
+}
+
+const PUBLIC_COLUMNS = ['id', 'username', 'display_name', 'role', 'last_login_at', 'created_at', 'updated_at']
+
+function toUser(row: Record<string, unknown>): User {
+  return {
+    id: Number(row.id),
+    username: String(row.username),
+    display_name: String(row.display_name ?? ''),
+    role: row.role as Role,
+    last_login_at: toDate(row.last_login_at),
+    created_at: toDate(row.created_at) as Date,
+    updated_at: toDate(row.updated_at) as Date,
+  }
+}
+
+function toToken(row: Record<string, unknown>): ApiToken {
+  return {
+    id: Number(row.id),
+    user_id: Number(row.user_id),
+    name: String(row.name),
+    prefix: String(row.prefix),
+    last_used_at: toDate(row.last_used_at),
+    created_at: toDate(row.created_at) as Date,
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex')
+}
+
+export const USER_SORTS = ['username', 'display_name', 'role', 'created_at', 'last_login_at'] as const
+
+export function createUsersRepository(knex: Knex) {
+  return {
+    async count(trx: Knex = knex): Promise<number> {
+      const row = (await trx('users').count({ n: '*' }).first()) as { n: number | string }
+      return Number(row.n)
+    },
+
+    async findById(id: number, trx: Knex = knex): Promise<User | null> {
+      const row = await trx('users').where({ id }).first(PUBLIC_COLUMNS)
+      return row ? toUser(row) : null
+    },
+
+    async findByUsernameWithHash(username: string, trx: Knex = knex): Promise<UserWithHash | null> {
+      const row = await trx('users').where({ username }).first()
+      return row ? { ...toUser(row), password_hash: String(row.password_hash) } : null
+    },
+
+    async findWithHash(id: number, trx: Knex = knex): Promise<UserWithHash | null> {
+      const row = await trx('users').where({ id }).first()
+      return row ? { ...toUser(row), password_hash: String(row.password_hash) } : null
+    },
+
+    async list(query: ListQuery<(typeof USER_SORTS)[number]>, trx: Knex = knex): Promise<Page<User>> {
+      const base = whereContains(trx('users'), ['username', 'display_name'], query.q)
+      return listPage(base, query, PUBLIC_COLUMNS, toUser)
+    },
+
+    async countAdmins(trx: Knex = knex): Promise<number> {
+      const row = (await trx('users').where({ role: 'admin' }).count({ n: '*' }).first()) as { n: number | string }
+      return Number(row.n)
+    },
+
+    async create(input: { username: string; display_name: string; role: Role; password_hash: string }, trx: Knex = knex): Promise<User> {
+      const now = new Date()
+      const id = insertedId(await trx('users').insert({ ...input, created_at: now, updated_at: now }))
+      return (await this.findById(id, trx)) as User
+    },
+
+    async update(id: number, input: Partial<{ username: string; display_name: string; role: Role; password_hash: string }>, trx: Knex = knex): Promise<User | null> {
+      await trx('users').where({ id }).update({ ...input, updated_at: new Date() })
+      return this.findById(id, trx)
+    },
+
+    async touchLogin(id: number, trx: Knex = knex): Promise<void> {
+      await trx('users').where({ id }).update({ last_login_at: new Date() })
+    },
+
+    async remove(id: number, trx: Knex = knex): Promise<boolean> {
+      return (await trx('users').where({ id }).del()) > 0
+    },
+
+    /** Returns the token once; only its hash is kept. */
+    async createToken(userId: number, name: string, trx: Knex = knex): Promise<{ token: string; record: ApiToken }> {
+      const token = 'ls_' + randomBytes(24).toString('base64url')
+      const now = new Date()
+      const id = insertedId(
+        await trx('api_tokens').insert({ user_id: userId, name, token_hash: hashToken(token), prefix: token.slice(0, 10), created_at: now }),
+      )
+      const row = await trx('api_tokens').where({ id }).first()
+      return { token, record: toToken(row) }
+    },
+
+    async listTokens(userId: number, trx: Knex = knex): Promise<ApiToken[]> {
+      const rows = await trx('api_tokens').where({ user_id: userId }).orderBy('id', 'desc')
+      return rows.map(toToken)
+    },
+
+    async revokeToken(userId: number, tokenId: number, trx: Knex = knex): Promise<boolean> {
+      return (await trx('api_tokens').where({ id: tokenId, user_id: userId }).del()) > 0
+    },
+
+    async findByToken(token: string, trx: Knex = knex): Promise<User | null> {
+      const row = await trx('api_tokens').where({ token_hash: hashToken(token) }).first('id', 'user_id')
+      if (!row) return null
+      await trx('api_tokens').where({ id: row.id }).update({ last_used_at: new Date() })
+      return this.findById(Number(row.user_id), trx)
+    },
+  }
+}
+
+export type UsersRepository = ReturnType<typeof createUsersRepository>
