@@ -63,6 +63,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     cookieName: 'longship.sid',
     store,
     saveUninitialized: false,
+    // extended hourly by the auth hook instead of written on every request
+    rolling: false,
     cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: config.sessionMaxAgeMs, path: '/' },
   })
   await app.register(csrfProtection, { sessionPlugin: '@fastify/session', getToken: csrfTokenOf })
@@ -70,7 +72,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(staticFiles, { root: PUBLIC_DIR, prefix: '/public/', maxAge: '1h' })
 
   // shared services
-  await app.register(views, { production: process.env.NODE_ENV === 'production' })
+  // templates are compiled once and cached unless you are editing them (NODE_ENV=development)
+  await app.register(views, { production: process.env.NODE_ENV !== 'development' })
   await app.register(errors)
   await app.register(audit)
 

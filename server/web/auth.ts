@@ -6,6 +6,8 @@ import { wantsJson } from './request-kind.ts'
 declare module 'fastify' {
   interface Session {
     userId?: number
+    /** The hour the session was last extended (see keepAlive). */
+    activeHour?: number
   }
   interface FastifyRequest {
     user: User | null
@@ -32,6 +34,18 @@ function refuse(request: FastifyRequest, reply: FastifyReply, status: 401 | 403,
 }
 
 /**
+ * Sessions last SESSION_MAX_AGE_HOURS from their last use. Saving the session
+ * on every request (fastify-session's `rolling`) would be a database write per
+ * page view; once an hour per session is as good for expiry and far cheaper.
+ */
+function keepAlive(request: FastifyRequest): void {
+  const hour = Math.floor(Date.now() / 3_600_000)
+  if (request.session.activeHour === hour) return
+  request.session.activeHour = hour
+  request.session.touch()
+}
+
+/**
  * Who is calling: a Bearer API token or the session's user. While the
  * console has no user at all, every page leads to /setup.
  */
@@ -54,8 +68,10 @@ export default fp(
         request.authMethod = 'token'
       } else if (request.session?.userId) {
         request.user = await users.findById(request.session.userId)
-        if (request.user) request.authMethod = 'session'
-        else delete request.session.userId
+        if (request.user) {
+          request.authMethod = 'session'
+          keepAlive(request)
+        } else delete request.session.userId
       }
 
       if (!hasUsers) hasUsers = (await users.count()) > 0

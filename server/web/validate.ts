@@ -110,7 +110,8 @@ export class FieldReader {
 
   choice<T extends string>(name: string, options: readonly T[], opts: { label: string; fallback?: T }): T {
     const value = this.input[name]
-    if ((value === undefined || value === '' || value === null) && opts.fallback !== undefined) return opts.fallback
+    // only an absent field takes the default: an empty choice is a mistake to report
+    if ((value === undefined || value === null) && opts.fallback !== undefined) return opts.fallback
     if (typeof value === 'string' && (options as readonly string[]).includes(value)) return value as T
     this.fail(name, `${opts.label} must be one of: ${options.join(', ')}`)
     return opts.fallback ?? (options[0] as T)
