@@ -4,6 +4,17 @@ import { mkdirSync } from 'node:fs'
 import type { DatabaseConfig } from '../config.ts'
 import { migrationSource } from './migration-source.ts'
 
+// Knex prints pool errors itself; a failed connection is reported once, as one
+// line, by the db plugin, so that noise is dropped and the rest still shows.
+const log = {
+  warn: (message: unknown) => {
+    if (!String(message).startsWith('Acquire connection error')) console.warn(message)
+  },
+  error: (message: unknown) => console.error(message),
+  deprecate: (method: string, alternative: string) => console.warn(`knex: ${method} is deprecated, use ${alternative}`),
+  debug: () => undefined,
+}
+
 /**
  * Every per-dialect detail lives here (Ghost's data/db/connection.js):
  * SQLite gets foreign keys, WAL and a busy timeout; MySQL/MariaDB gets UTC,
@@ -17,6 +28,7 @@ export function createKnex(db: DatabaseConfig): Knex {
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      log,
       pool: {
         min: 1,
         max: 1,
@@ -47,6 +59,7 @@ export function createKnex(db: DatabaseConfig): Knex {
       connectTimeout: 5000,
     },
     pool: { min: 0, max: 10 },
+    log,
     migrations: { migrationSource },
   })
 }

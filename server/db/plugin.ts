@@ -13,7 +13,9 @@ declare module 'fastify' {
 export function describeDbError(config: Config, err: unknown): string {
   const e = err as { code?: string; message?: string }
   const where = config.database.client === 'sqlite' ? config.database.filename : new URL(config.database.url as string).host
-  return `DATABASE_URL: cannot use the ${config.database.client} database at ${where}: ${e.code ?? ''} ${e.message ?? String(err)}`.replace(/\s+/g, ' ').trim()
+  const message = e.message ?? String(err)
+  const reason = e.code && !message.includes(e.code) ? `${e.code} ${message}` : message
+  return `DATABASE_URL: cannot use the ${config.database.client} database at ${where}: ${reason}`.replace(/\s+/g, ' ').trim()
 }
 
 export default fp(
