@@ -6,6 +6,7 @@ import multipart from '@fastify/multipart'
 import csrfProtection from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
 import staticFiles from '@fastify/static'
+import helmet from '@fastify/helmet'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
@@ -47,6 +48,23 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   })
 
   // ecosystem plugins
+  await app.register(helmet, {
+    // scripts and styles come only from /public, so an injected <script> cannot run
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        // over plain HTTP (a console on a LAN) upgrading would break every form
+        'upgrade-insecure-requests': config.cookieSecure ? [] : null,
+      },
+    },
+    strictTransportSecurity: config.cookieSecure,
+    crossOriginEmbedderPolicy: false,
+  })
   // a form field named twice (a multi-select) arrives as an array
   await app.register(formbody, { bodyLimit: config.bodyLimit })
   await app.register(multipart, {

@@ -155,3 +155,15 @@ test('unknown or malformed server ids are 404', async (t) => {
   assert.equal((await admin.form('/servers/999', valid)).statusCode, 404)
   assert.equal((await admin.form('/servers/999/delete')).statusCode, 404)
 })
+
+test('pages carry security headers: a CSP that runs only our own scripts, no framing, no sniffing', async (t) => {
+  const app = await buildTestApp(t)
+  const viewer = await signIn(app, 'viewer')
+  const res = await viewer.get('/servers')
+  const csp = String(res.headers['content-security-policy'])
+  assert.match(csp, /script-src 'self'/)
+  assert.match(csp, /frame-ancestors 'none'/)
+  assert.doesNotMatch(csp, /upgrade-insecure-requests/)
+  assert.equal(res.headers['x-content-type-options'], 'nosniff')
+  assert.equal(res.headers['strict-transport-security'], undefined)
+})
