@@ -54,6 +54,12 @@ export function createCredentialsRepository(knex: Knex) {
       return row ? toCredential(row) : null
     },
 
+    /** The servers that connect with this credential (they lose it when it is deleted). */
+    async serversUsing(id: number, trx: Knex = knex): Promise<Array<{ id: number; hostname: string }>> {
+      const rows = await trx('servers').where({ credential_id: id }).select('id', 'hostname').orderBy('hostname')
+      return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), hostname: String(r.hostname) }))
+    },
+
     /** The encrypted secret, for the SSH runner only. */
     async encryptedSecret(id: number, trx: Knex = knex): Promise<string | null> {
       const row = await trx('credentials').where({ id }).first('secret_encrypted')

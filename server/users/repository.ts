@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
-import { insertedId, toDate } from '../db/connection.ts'
+import { insertedId, isSqlite, toDate } from '../db/connection.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
 export type Role = 'admin' | 'deployer' | 'viewer'
@@ -90,6 +90,24 @@ export function createUsersRepository(knex: Knex) {
     async countAdmins(trx: Knex = knex): Promise<number> {
       const row = (await trx('users').where({ role: 'admin' }).count({ n: '*' }).first()) as { n: number | string }
       return Number(row.n)
+    },
+
+    /** Case-insensitive, so SQLite refuses "Admin" beside "admin" just as MySQL's collation does. */
+    async usernameTaken(username: string, exceptId: number | null = null, trx: Knex = knex): Promise<boolean> {
+      const query = trx('users').whereRaw('lower(username) = ?', [username.toLowerCase()])
+      if (exceptId) query.whereNot({ id: exceptId })
+      return !!(await query.first('id'))
+    },
+
+    /**
+     * The admins' ids, locked on MySQL until the transaction ends, so that two
+     * admins demoting each other at once cannot both pass the last-admin check
+     * (SQLite writes one transaction at a time and has no FOR UPDATE).
+     */
+    async lockAdminIds(trx: Knex): Promise<number[]> {
+      const query = trx('users').where({ role: 'admin' }).select('id')
+      if (!isSqlite(trx)) query.forUpdate()
+      return (await query).map((row: { id: number | string }) => Number(row.id))
     },
 
     async create(input: { username: string; display_name: string; role: Role; password_hash: string }, trx: Knex = knex): Promise<User> {

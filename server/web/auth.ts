@@ -19,6 +19,8 @@ declare module 'fastify' {
     access?: 'public'
     /** The least role the route needs; default viewer. */
     role?: Role
+    /** false: do not even look up the caller (health checks must not need the database twice). */
+    identify?: false
   }
 }
 
@@ -61,6 +63,7 @@ export default fp(
 
     app.addHook('preHandler', async (request, reply) => {
       const config = request.routeOptions.config
+      if (config.identify === false) return
       const auth = request.headers.authorization
       if (auth && /^Bearer\s+/i.test(auth)) {
         request.user = await users.findByToken(auth.replace(/^Bearer\s+/i, '').trim())
@@ -74,14 +77,16 @@ export default fp(
         } else delete request.session.userId
       }
 
-      if (!hasUsers) hasUsers = (await users.count()) > 0
       const isSetup = request.url === '/setup' || request.url.startsWith('/setup?')
+      // public pages never lead to /setup, so they need not ask whether users exist
+      if (config.access === 'public') return
+      if (!hasUsers) hasUsers = (await users.count()) > 0
       if (!hasUsers && !isSetup && config.access !== 'public') {
         if (wantsJson(request)) return reply.code(503).send({ error: 'No user exists yet: open /setup in a browser to create the first admin' })
         return reply.redirect('/setup')
       }
       if (hasUsers && isSetup) return reply.redirect(request.user ? '/' : '/login')
-      if (config.access === 'public' || isSetup) return
+      if (isSetup) return
 
       if (!request.user) {
         if (wantsJson(request)) return reply.code(401).send({ error: 'Sign in or send an API token (Authorization: Bearer ...)' })

@@ -41,6 +41,7 @@ function describe(error: FastifyError & { details?: unknown }): { status: number
   }
   if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, message: 'Unsupported content type.' }
   if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, message: 'The JSON body is empty.' }
+  if (code === 'FST_ERR_CTP_INVALID_JSON_BODY') return { status: 400, message: 'The body is not valid JSON.' }
   if (error.validation) {
     return { status: 400, message: 'The request is not valid.', details: error.validation.map((v) => `${v.instancePath || 'body'} ${v.message}`) }
   }
