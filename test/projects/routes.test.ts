@@ -1,0 +1,180 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { countRows, signIn } from '../helper.ts'
+import { addProject, setup, validForm } from './fixtures.ts'
+
+test('an admin creates a project with servers through the form', async (t) => {
+  const { app, admin, web, db } = await setup(t)
+  const page = await admin.get('/projects/new')
+  assert.equal(page.statusCode, 200)
+  assert.match(page.body, /name="server_ids" value="\d+"/)
+  const res = await admin.form('/projects', validForm({ server_ids: [String(web), String(db)] }))
+  assert.equal(res.statusCode, 302)
+  const row = await app.knex('projects').first()
+  assert.equal(res.headers.location, `/projects/${row.id}`)
+  assert.equal(row.title, 'shop-frontend')
+  assert.equal(row.keep_releases, 7)
+  assert.equal(row.rollout, 'batch')
+  assert.equal(row.hook_after_download, 'npm ci\nnpm run build')
+  assert.equal(row.hook_before_download, null)
+  const links = await app.knex('project_servers').where({ project_id: row.id }).orderBy('server_id').pluck('server_id')
+  assert.deepEqual(links.map(Number), [web, db].sort((a, b) => a - b))
+  const shown = await admin.get(res.headers.location as string)
+  assert.match(shown.body, /Project shop-frontend created\./)
+  const audit = await app.knex('audit_log').where({ action: 'project.create' }).first()
+  assert.equal(Number(audit.target_id), Number(row.id))
+})
+
+test('the new project form starts from the defaults', async (t) => {
+  const { admin } = await setup(t)
+  const res = await admin.get('/projects/new')
+  assert.match(res.body, /name="keep_releases" type="number" value="5"/)
+  assert.match(res.body, /name="batch_size" type="number" value="10"/)
+  assert.match(res.body, /<option value="parallel" selected>/)
+  assert.match(res.body, /name="stop_on_failure" value="on" checked/)
+})
+
+test('an unticked stop-on-failure box saves false', async (t) => {
+  const { app, admin } = await setup(t)
+  const { stop_on_failure: _dropped, ...form } = validForm()
+  assert.equal((await admin.form('/projects', form)).statusCode, 302)
+  const row = await app.knex('projects').first()
+  assert.equal(Boolean(Number(row.stop_on_failure)), false)
+})
+
+test('the list shows title, env, repository, server count and admin actions', async (t) => {
+  const { app, admin, web, db } = await setup(t)
+  const project = await addProject(app, { title: 'billing', env: 'prod', server_ids: [web, db] })
+  const res = await admin.get('/projects')
+  assert.equal(res.statusCode, 200)
+  const row = new RegExp(`<tr id="project-${project.id}">[\\s\\S]*?</tr>`).exec(res.body)?.[0] ?? ''
+  assert.match(row, /billing/)
+  assert.match(row, /env-prod/)
+  assert.match(row, /https:\/\/git\.example\.com\/shop\.git/)
+  assert.match(row, /<td class="count">2<\/td>/)
+  assert.match(row, new RegExp(`href="/projects/${project.id}/edit"`))
+  assert.match(row, new RegExp(`data-delete="/projects/${project.id}/delete" data-confirm="Delete project billing\\?" data-row="project-${project.id}"`))
+})
+
+test('viewers see the list without edit or delete actions', async (t) => {
+  const { app } = await setup(t)
+  await addProject(app)
+  const viewer = await signIn(app, 'viewer')
+  const res = await viewer.get('/projects')
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /shop/)
+  assert.doesNotMatch(res.body, /data-delete=/)
+  assert.doesNotMatch(res.body, /New project/)
+})
+
+test('the list searches title and repository URL', async (t) => {
+  const { app, admin } = await setup(t)
+  await addProject(app, { title: 'alpha', repo_url: 'https://git.example.com/one.git' })
+  await addProject(app, { title: 'beta', repo_url: 'https://git.example.com/needle.git' })
+  await addProject(app, { title: 'gamma-needle', repo_url: 'https://git.example.com/three.git' })
+  const res = await admin.get('/projects?q=needle')
+  assert.match(res.body, /beta/)
+  assert.match(res.body, /gamma-needle/)
+  assert.doesNotMatch(res.body, />alpha</)
+  assert.match(res.body, /2 in all/)
+  const none = await admin.get('/projects?q=nothing-here')
+  assert.match(none.body, /No project matches/)
+})
+
+test('the list sorts by title, env and updated time in both directions', async (t) => {
+  const { app, admin } = await setup(t)
+  await addProject(app, { title: 'bravo', env: 'prod' })
+  await addProject(app, { title: 'alpha', env: 'staging' })
+  await addProject(app, { title: 'charlie', env: 'dev' })
+  await app.knex('projects').where({ title: 'alpha' }).update({ updated_at: new Date('2030-01-01T00:00:00Z') })
+  const order = async (query: string) => [...(await admin.get(`/projects?${query}`)).body.matchAll(/<a href="\/projects\/\d+">([^<]+)<\/a>/g)].map((m) => m[1])
+  assert.deepEqual(await order('sort=title&dir=asc'), ['alpha', 'bravo', 'charlie'])
+  assert.deepEqual(await order('sort=title&dir=desc'), ['charlie', 'bravo', 'alpha'])
+  assert.deepEqual(await order('sort=env&dir=asc'), ['charlie', 'bravo', 'alpha'])
+  assert.deepEqual((await order('sort=updated_at&dir=desc'))[0], 'alpha')
+})
+
+test('the list pages 50 at a time with the total', async (t) => {
+  const { app, admin } = await setup(t)
+  const now = new Date()
+  const rows = Array.from({ length: 60 }, (_, i) => ({ title: `p-${String(i).padStart(3, '0')}`, repo_url: '/srv/git/p.git', env: 'test', deploy_path: '/srv/p', created_at: now, updated_at: now }))
+  await app.knex('projects').insert(rows)
+  const first = await admin.get('/projects?sort=title&dir=asc')
+  assert.equal((first.body.match(/<tr id="project-/g) ?? []).length, 50)
+  assert.match(first.body, /60 in all/)
+  assert.match(first.body, /page 1 of 2/)
+  assert.match(first.body, /p-049/)
+  const second = await admin.get('/projects?sort=title&dir=asc&page=2')
+  assert.equal((second.body.match(/<tr id="project-/g) ?? []).length, 10)
+  assert.match(second.body, /p-050/)
+  assert.doesNotMatch(second.body, /p-049/)
+})
+
+test('the show page has every field, the hooks in pre blocks, the servers, all escaped', async (t) => {
+  const { app, admin, web } = await setup(t)
+  const project = await addProject(app, { title: '<b>shop</b>', server_ids: [web], rollout: 'serial', hook_before_deploy: 'echo "<script>"\nexit 0', keep_releases: 9 })
+  const res = await admin.get(`/projects/${project.id}`)
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /&lt;b&gt;shop&lt;\/b&gt;/)
+  assert.doesNotMatch(res.body, /<b>shop<\/b>/)
+  assert.match(res.body, /<pre class="pre mono">echo &quot;&lt;script&gt;&quot;\nexit 0<\/pre>/)
+  assert.match(res.body, new RegExp(`<a href="/servers/${web}">web-01</a>`))
+  assert.match(res.body, /\/srv\/shop/)
+  assert.match(res.body, /<dd>9<\/dd>/)
+  assert.match(res.body, /<dd>serial<\/dd>/)
+})
+
+test('an admin edits a project and its set of servers', async (t) => {
+  const { app, admin, web, db } = await setup(t)
+  const project = await addProject(app, { server_ids: [web] })
+  const edit = await admin.get(`/projects/${project.id}/edit`)
+  assert.equal(edit.statusCode, 200)
+  assert.match(edit.body, new RegExp(`value="${web}" checked`))
+  assert.match(edit.body, /value="shop"/)
+  const res = await admin.form(`/projects/${project.id}`, validForm({ title: 'shop-2', server_ids: String(db) }))
+  assert.equal(res.statusCode, 302)
+  assert.equal(res.headers.location, `/projects/${project.id}`)
+  const row = await app.knex('projects').where({ id: project.id }).first()
+  assert.equal(row.title, 'shop-2')
+  assert.equal(row.env, 'prod')
+  const links = await app.knex('project_servers').where({ project_id: project.id }).pluck('server_id')
+  assert.deepEqual(links.map(Number), [db])
+  const audit = await app.knex('audit_log').where({ action: 'project.update' }).first()
+  assert.equal(Number(audit.target_id), project.id)
+})
+
+test('the delete confirmation page asks before deleting', async (t) => {
+  const { app, admin } = await setup(t)
+  const project = await addProject(app)
+  const res = await admin.get(`/projects/${project.id}/delete`)
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /Delete project shop\?/)
+  assert.match(res.body, new RegExp(`action="/projects/${project.id}/delete"`))
+  assert.equal(await countRows(app, 'projects'), 1)
+})
+
+test('deleting through the form redirects to the list and removes the links', async (t) => {
+  const { app, admin, web } = await setup(t)
+  const project = await addProject(app, { server_ids: [web] })
+  const res = await admin.form(`/projects/${project.id}/delete`)
+  assert.equal(res.statusCode, 302)
+  assert.equal(res.headers.location, '/projects')
+  assert.equal(await countRows(app, 'projects'), 0)
+  assert.equal(await countRows(app, 'project_servers'), 0)
+  assert.equal(await countRows(app, 'servers'), 2)
+  assert.ok(await app.knex('audit_log').where({ action: 'project.delete' }).first())
+  assert.match((await admin.get('/projects')).body, /Project shop deleted\./)
+})
+
+test('deleting by ajax answers JSON', async (t) => {
+  const { app, admin } = await setup(t)
+  const project = await addProject(app)
+  const res = await admin.request({
+    method: 'POST',
+    url: `/projects/${project.id}/delete`,
+    headers: { 'x-requested-with': 'XMLHttpRequest', 'x-csrf-token': admin.csrf },
+  })
+  assert.equal(res.statusCode, 200)
+  assert.deepEqual(res.json(), { ok: true, message: 'Project shop deleted.', id: project.id })
+  assert.equal(await countRows(app, 'projects'), 0)
+})
