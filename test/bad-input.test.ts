@@ -41,6 +41,8 @@ interface Target {
   valid: (app: FastifyInstance) => Promise<Record<string, string | string[]>>
   apiValid?: (app: FastifyInstance) => Promise<Record<string, unknown>>
   fields: string[]
+  /** A field whose twin must hold the same value (a password and its confirmation). */
+  twins?: Record<string, string>
 }
 
 const targets: Target[] = [
@@ -53,6 +55,30 @@ const targets: Target[] = [
     apiValid: async () => ({ hostname: 'ok-host', address: '10.9.9.9', port: 22, username: 'root', env: 'test', tags: ['a'], notes: '' }),
     fields: ['hostname', 'address', 'port', 'username', 'credential_id', 'env', 'tags', 'notes'],
   },
+  {
+    kind: 'project',
+    table: 'projects',
+    formUrl: '/projects',
+    apiUrl: '/api/projects',
+    valid: async () => ({ title: 'Shop', repo_url: 'https://git.example.com/shop.git', env: 'prod', deploy_path: '/srv/shop', keep_releases: '5', rollout: 'parallel', batch_size: '10' }),
+    apiValid: async () => ({ title: 'Shop', repo_url: 'https://git.example.com/shop.git', env: 'prod', deploy_path: '/srv/shop', keep_releases: 5, rollout: 'batch', batch_size: 2 }),
+    fields: ['title', 'repo_url', 'env', 'deploy_path', 'server_ids', 'keep_releases', 'rollout', 'batch_size', 'hook_before_deploy', 'hooks'],
+  },
+  {
+    kind: 'user',
+    table: 'users',
+    formUrl: '/users',
+    valid: async () => ({ username: 'newbie', display_name: 'New Bie', role: 'viewer', password: 'long enough secret', password_confirm: 'long enough secret' }),
+    fields: ['username', 'display_name', 'role', 'password', 'password_confirm'],
+    twins: { password: 'password_confirm' },
+  },
+  {
+    kind: 'credential',
+    table: 'credentials',
+    formUrl: '/credentials',
+    valid: async () => ({ name: 'deploy-password', kind: 'password', password: 'hunter22' }),
+    fields: ['name', 'kind', 'password', 'private_key', 'passphrase', 'notes'],
+  },
 ]
 
 function assertNoRawScript(body: string, where: string) {
@@ -62,7 +88,8 @@ function assertNoRawScript(body: string, where: string) {
 async function checkForm(app: FastifyInstance, admin: Client, target: Target, field: string, name: string, value: string) {
   const where = `${target.kind} form ${field}=${name}`
   const before = await countRows(app, target.table)
-  const res = await admin.form(target.formUrl, { ...(await target.valid(app)), [field]: value })
+  const twin = target.twins?.[field]
+  const res = await admin.form(target.formUrl, { ...(await target.valid(app)), [field]: value, ...(twin ? { [twin]: value } : {}) })
   assert.ok([302, 400].includes(res.statusCode), `${where}: status ${res.statusCode}`)
   assertNoRawScript(res.body, where)
   if (res.statusCode === 400) {
@@ -70,13 +97,14 @@ async function checkForm(app: FastifyInstance, admin: Client, target: Target, fi
     assert.equal(await countRows(app, target.table), before, `${where}: a refused form wrote a row`)
     return
   }
-  const shown = await admin.get(String(res.headers.location))
+  const created = String(res.headers.location)
+  const shown = await admin.get(created)
   assert.equal(shown.statusCode, 200, where)
   assertNoRawScript(shown.body, where)
   const list = await admin.get(target.formUrl)
   assertNoRawScript(list.body, where)
-  // keep the table small and unique names free for the next payload
-  await app.knex(target.table).del()
+  // keep the table small and unique names free for the next payload (the signed-in admin stays)
+  await app.knex(target.table).where('id', Number(created.split('/').pop())).del()
 }
 
 async function checkApi(app: FastifyInstance, admin: Client, target: Target, field: string, name: string, value: unknown) {
@@ -96,7 +124,7 @@ async function checkApi(app: FastifyInstance, admin: Client, target: Target, fie
   // must answer as clearly: 200, or 400 naming the field
   const patch = await admin.json('PATCH', `${target.apiUrl}/${id}`, { [field]: value })
   assert.ok(patch.statusCode === 200 || (patch.statusCode === 400 && typeof patch.json().details?.[field] === 'string'), `${where}: PATCH answered ${patch.statusCode} ${patch.body.slice(0, 200)}`)
-  await app.knex(target.table).del()
+  await app.knex(target.table).where('id', id).del()
 }
 
 for (const target of targets) {
