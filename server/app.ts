@@ -87,7 +87,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   })
   await app.register(csrfProtection, { sessionPlugin: '@fastify/session', getToken: csrfTokenOf })
   await app.register(rateLimit, { global: false })
-  await app.register(staticFiles, { root: PUBLIC_DIR, prefix: '/public/', maxAge: '1h' })
+  // static files are public: the login and setup pages need their CSS and script before anyone signs in
+  await app.register(async (scope) => {
+    scope.addHook('onRoute', (route) => {
+      route.config = { ...(route.config as object), access: 'public', identify: false }
+    })
+    await scope.register(staticFiles, { root: PUBLIC_DIR, prefix: '/public/', maxAge: '1h' })
+  })
 
   // shared services
   // templates are compiled once and cached unless you are editing them (NODE_ENV=development)
