@@ -59,7 +59,7 @@ export function createAuditRepository(knex: Knex) {
       const base = trx('audit_log')
       if (filter.username) base.where('username', filter.username)
       if (filter.action) base.where('action', filter.action)
-      return listPage(base, query, COLUMNS, toEntry)
+      return listPage(trx, base, query, COLUMNS, toEntry)
     },
 
     async actions(trx: Knex = knex): Promise<string[]> {

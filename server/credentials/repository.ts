@@ -41,7 +41,7 @@ export function createCredentialsRepository(knex: Knex) {
   return {
     async list(query: ListQuery<CredentialSort>, trx: Knex = knex): Promise<Page<Credential>> {
       const builder = whereContains(trx('credentials'), ['name', 'notes'], query.q)
-      return listPage(builder, query, [...COLUMNS, withCount(trx) as unknown as string], toCredential)
+      return listPage(trx, builder, query, [...COLUMNS, withCount(trx)], toCredential, { uniqueSorts: ['name'] })
     },
 
     async options(trx: Knex = knex): Promise<Array<{ id: number; name: string; kind: CredentialKind }>> {

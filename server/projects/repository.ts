@@ -123,7 +123,7 @@ export function createProjectsRepository(knex: Knex) {
   return {
     async list(query: ListQuery<ProjectSort>, trx: Knex = knex): Promise<Page<Project>> {
       const builder = whereContains(trx('projects'), ['projects.title', 'projects.repo_url'], query.q)
-      const page = await listPage(builder, { ...query, sort: `projects.${query.sort}` }, COLUMNS, (row) => row)
+      const page = await listPage(trx, builder, { ...query, sort: `projects.${query.sort}` }, COLUMNS, (row) => row, { uniqueSorts: ['projects.title'] })
       const servers = await serversOf(page.items.map((row) => Number(row.id)), trx)
       return { ...page, items: page.items.map((row) => toProject(row, servers.get(Number(row.id)) ?? [])) }
     },

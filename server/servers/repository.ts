@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { insertedId, toDate } from '../db/connection.ts'
+import { tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
 export interface Server {
@@ -82,8 +83,13 @@ export function createServersRepository(knex: Knex) {
 
   return {
     async list(query: ListQuery<ServerSort>, trx: Knex = knex): Promise<Page<Server>> {
-      const builder = whereContains(base(trx), ['servers.hostname', 'servers.address', 'servers.tags'], query.q)
-      return listPage(builder, { ...query, sort: `servers.${query.sort}` }, COLUMNS, toServer)
+      const searched = ['servers.hostname', 'servers.address', 'servers.tags']
+      return listPage(trx, whereContains(base(trx), searched, query.q), { ...query, sort: `servers.${query.sort}` }, COLUMNS, toServer, {
+        // the credentials join never changes how many servers there are
+        count: whereContains(trx('servers'), searched, query.q),
+        uniqueSorts: ['servers.hostname'],
+        cacheTable: 'servers',
+      })
     },
 
     /** Every server, for pickers (a project's servers); small columns only. */
@@ -115,16 +121,20 @@ export function createServersRepository(knex: Knex) {
     async create(input: ServerInput, trx: Knex = knex): Promise<Server> {
       const now = new Date()
       const id = insertedId(await trx('servers').insert({ ...toRow(input), created_at: now, updated_at: now }))
+      tableChanged(trx, 'servers')
       return (await this.findById(id, trx)) as Server
     },
 
     async update(id: number, input: Partial<ServerInput>, trx: Knex = knex): Promise<Server | null> {
       const changed = await trx('servers').where({ id }).update({ ...toRow(input), updated_at: new Date() })
+      tableChanged(trx, 'servers')
       return changed ? this.findById(id, trx) : null
     },
 
     async remove(id: number, trx: Knex = knex): Promise<boolean> {
-      return (await trx('servers').where({ id }).del()) > 0
+      const removed = (await trx('servers').where({ id }).del()) > 0
+      tableChanged(trx, 'servers')
+      return removed
     },
   }
 }

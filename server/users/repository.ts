@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import { insertedId, isSqlite, toDate } from '../db/connection.ts'
+import { cachedRead, tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
 export type Role = 'admin' | 'deployer' | 'viewer'
@@ -72,6 +73,14 @@ export function createUsersRepository(knex: Knex) {
       return row ? toUser(row) : null
     },
 
+    /**
+     * The signed-in user, asked on every request: cached for a moment, and
+     * dropped at once when this console changes any user (a role, a delete).
+     */
+    async findSignedIn(id: number): Promise<User | null> {
+      return cachedRead(knex, 'users', `id:${id}`, () => this.findById(id))
+    },
+
     async findByUsernameWithHash(username: string, trx: Knex = knex): Promise<UserWithHash | null> {
       const row = await trx('users').where({ username }).first()
       return row ? { ...toUser(row), password_hash: String(row.password_hash) } : null
@@ -84,7 +93,7 @@ export function createUsersRepository(knex: Knex) {
 
     async list(query: ListQuery<(typeof USER_SORTS)[number]>, trx: Knex = knex): Promise<Page<User>> {
       const base = whereContains(trx('users'), ['username', 'display_name'], query.q)
-      return listPage(base, query, PUBLIC_COLUMNS, toUser)
+      return listPage(trx, base, query, PUBLIC_COLUMNS, toUser, { uniqueSorts: ['username'] })
     },
 
     async countAdmins(trx: Knex = knex): Promise<number> {
@@ -113,11 +122,13 @@ export function createUsersRepository(knex: Knex) {
     async create(input: { username: string; display_name: string; role: Role; password_hash: string }, trx: Knex = knex): Promise<User> {
       const now = new Date()
       const id = insertedId(await trx('users').insert({ ...input, created_at: now, updated_at: now }))
+      tableChanged(trx, 'users')
       return (await this.findById(id, trx)) as User
     },
 
     async update(id: number, input: Partial<{ username: string; display_name: string; role: Role; password_hash: string }>, trx: Knex = knex): Promise<User | null> {
       await trx('users').where({ id }).update({ ...input, updated_at: new Date() })
+      tableChanged(trx, 'users')
       return this.findById(id, trx)
     },
 
@@ -126,7 +137,9 @@ export function createUsersRepository(knex: Knex) {
     },
 
     async remove(id: number, trx: Knex = knex): Promise<boolean> {
-      return (await trx('users').where({ id }).del()) > 0
+      const removed = (await trx('users').where({ id }).del()) > 0
+      tableChanged(trx, 'users')
+      return removed
     },
 
     /** Returns the token once; only its hash is kept. */

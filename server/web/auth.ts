@@ -70,7 +70,7 @@ export default fp(
         if (!request.user) return reply.code(401).send({ error: 'The API token is not valid (revoked or mistyped)' })
         request.authMethod = 'token'
       } else if (request.session?.userId) {
-        request.user = await users.findById(request.session.userId)
+        request.user = await users.findSignedIn(request.session.userId)
         if (request.user) {
           request.authMethod = 'session'
           keepAlive(request)

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { cachedRead } from '../db/table-cache.ts'
 
 export const PER_PAGE = 50
 
@@ -47,23 +48,60 @@ export function whereContains(builder: Knex.QueryBuilder, columns: string[], q: 
   })
 }
 
+export interface ListOptions {
+  /** Counts the same rows without joins that cannot change the count. */
+  count?: Knex.QueryBuilder
+  /** Sort columns unique by themselves: no id tie-break, so an index can serve the ORDER BY. */
+  uniqueSorts?: string[]
+  /** The table whose unfiltered total may be reused for a moment (see table-cache.ts). */
+  cacheTable?: string
+}
+
+const TOTAL = 'list_total__'
+
+/**
+ * One page of a list and its total. An unfiltered list counts once (cached
+ * until the table changes); a search gets its total in the same pass as its
+ * rows (`count(*) over ()`), so a LIKE scan runs once, not twice.
+ */
 export async function listPage<T>(
+  knex: Knex,
   base: Knex.QueryBuilder,
   query: ListQuery,
-  columns: string[],
+  columns: Array<string | Knex.Raw>,
   map: (row: Record<string, unknown>) => T,
+  opts: ListOptions = {},
 ): Promise<Page<T>> {
-  const countRow = (await base.clone().clearSelect().clearOrder().count({ n: '*' }).first()) as { n: number | string } | undefined
-  const total = Number(countRow?.n ?? 0)
-  const pages = Math.max(1, Math.ceil(total / query.perPage))
-  const page = Math.min(query.page, pages)
-  const rows = await base
-    .clone()
-    .select(columns)
-    .orderBy(query.sort, query.dir)
-    // a stable tie-break so paging never shows a row twice or skips one
-    .orderBy(query.sort.includes('.') ? `${query.sort.split('.')[0]}.id` : 'id', query.dir)
-    .limit(query.perPage)
-    .offset((page - 1) * query.perPage)
-  return { items: rows.map(map), total, page, pages, perPage: query.perPage }
+  const idColumn = query.sort.includes('.') ? `${query.sort.split('.')[0]}.id` : 'id'
+  const rowsOf = (page: number, withTotal: boolean) => {
+    const builder = base.clone().select(columns)
+    if (withTotal) builder.select(knex.raw(`count(*) over () as ${TOTAL}`))
+    builder.orderBy(query.sort, query.dir)
+    // a tie-break keeps paging stable (no row twice, none skipped) where the sort column repeats
+    if (!opts.uniqueSorts?.includes(query.sort)) builder.orderBy(idColumn, query.dir)
+    return builder.limit(query.perPage).offset((page - 1) * query.perPage) as Promise<Array<Record<string, unknown>>>
+  }
+  const countAll = async () => {
+    const row = (await (opts.count ?? base).clone().clearSelect().clearOrder().count({ n: '*' }).first()) as { n: number | string } | undefined
+    return Number(row?.n ?? 0)
+  }
+  const pageOf = (rows: Array<Record<string, unknown>>, total: number, page: number): Page<T> => ({
+    items: rows.map((row) => {
+      delete row[TOTAL]
+      return map(row)
+    }),
+    total,
+    page,
+    pages: Math.max(1, Math.ceil(total / query.perPage)),
+    perPage: query.perPage,
+  })
+
+  if (query.q) {
+    const rows = await rowsOf(query.page, true)
+    if (rows.length) return pageOf(rows, Number(rows[0]?.[TOTAL]), query.page)
+  }
+  // unfiltered, or a search paged past its end: count, then clamp the page
+  const total = opts.cacheTable && !query.q ? await cachedRead(knex, opts.cacheTable, 'total', countAll) : await countAll()
+  const page = Math.min(query.page, Math.max(1, Math.ceil(total / query.perPage)))
+  return pageOf(total ? await rowsOf(page, false) : [], total, page)
 }

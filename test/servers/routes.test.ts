@@ -167,3 +167,24 @@ test('pages carry security headers: a CSP that runs only our own scripts, no fra
   assert.equal(res.headers['x-content-type-options'], 'nosniff')
   assert.equal(res.headers['strict-transport-security'], undefined)
 })
+
+test('the list total follows creates and deletes at once', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await signIn(app, 'admin')
+  assert.match((await admin.get('/servers')).body, /0 in all/)
+  const created = await admin.form('/servers', valid)
+  assert.match((await admin.get('/servers')).body, /1 in all/)
+  await admin.form('/servers', { ...valid, hostname: 'web-02' })
+  assert.match((await admin.get('/servers')).body, /2 in all/)
+  await admin.form(`${created.headers.location}/delete`)
+  assert.match((await admin.get('/servers')).body, /1 in all/)
+})
+
+test('a search past its last page shows the last page, not an empty one', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await signIn(app, 'admin')
+  await admin.form('/servers', valid)
+  const res = await admin.get('/servers?q=web&page=9')
+  assert.match(res.body, /1 in all/)
+  assert.match(res.body, /web-01\.example\.com/)
+})

@@ -1,0 +1,45 @@
+import type { Knex } from 'knex'
+
+interface Entry {
+  value: unknown
+  expires: number
+}
+
+/**
+ * A small in-process cache of values read from a table (a list's total, the
+ * signed-in user's row), per database. A write through a repository drops
+ * the table's entries at once; every entry also expires after a short time,
+ * because another instance of the console may have written the table.
+ *
+ * Keyed by the client's config object, which a transaction shares with the
+ * knex instance it came from.
+ */
+const stores = new WeakMap<object, Map<string, Map<string, Entry>>>()
+
+function tableStore(knex: Knex, table: string): Map<string, Entry> {
+  const key = knex.client.config as object
+  let tables = stores.get(key)
+  if (!tables) stores.set(key, (tables = new Map()))
+  let entries = tables.get(table)
+  if (!entries) tables.set(table, (entries = new Map()))
+  return entries
+}
+
+export const TABLE_CACHE_TTL_MS = 2000
+const MAX_ENTRIES_PER_TABLE = 1000
+
+export async function cachedRead<T>(knex: Knex, table: string, key: string, load: () => Promise<T>, ttlMs = TABLE_CACHE_TTL_MS): Promise<T> {
+  const entries = tableStore(knex, table)
+  const now = Date.now()
+  const hit = entries.get(key)
+  if (hit && hit.expires > now) return hit.value as T
+  const value = await load()
+  if (entries.size >= MAX_ENTRIES_PER_TABLE) entries.clear()
+  entries.set(key, { value, expires: now + ttlMs })
+  return value
+}
+
+/** Every repository write to `table` calls this. */
+export function tableChanged(knex: Knex, table: string): void {
+  tableStore(knex, table).clear()
+}
