@@ -3,6 +3,16 @@ import type { SessionStore } from '@fastify/session'
 import type { Session } from 'fastify'
 
 type Callback = (err?: unknown) => void
+
+/**
+ * Ends every session of a user but the one given (the caller's own, after
+ * they changed their password); with no exception, all of them.
+ */
+export async function destroyUserSessions(knex: Knex, userId: number, exceptSid?: string): Promise<number> {
+  const query = knex('sessions').where({ user_id: userId })
+  if (exceptSid) query.whereNot({ sid: exceptSid })
+  return query.del()
+}
 type GetCallback = (err: unknown, session?: Session | null) => void
 
 /**
@@ -38,11 +48,12 @@ export class KnexSessionStore implements SessionStore {
   }
 
   set(sid: string, session: Session, callback: Callback): void {
-    const row = { sid, data: JSON.stringify(session), expires_at: this.expiresAt(session) }
+    const userId = (session as { userId?: number }).userId ?? null
+    const row = { sid, data: JSON.stringify(session), expires_at: this.expiresAt(session), user_id: userId }
     this.knex('sessions')
       .insert(row)
       .onConflict('sid')
-      .merge(['data', 'expires_at'])
+      .merge(['data', 'expires_at', 'user_id'])
       .then(() => callback(), callback)
   }
 

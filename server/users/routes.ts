@@ -3,6 +3,7 @@ import { createUsersRepository, ROLES, USER_SORTS, type ApiToken, type User } fr
 import { hashPassword, verifyPassword } from './password.ts'
 import { readPassword, readUser } from './schema.ts'
 import { isUniqueViolation } from '../db/connection.ts'
+import { destroyUserSessions } from '../db/session-store.ts'
 import { parseListQuery } from '../web/list-query.ts'
 import { bodyOf, done, idParam } from '../web/crud.ts'
 import { HttpError, notFound } from '../web/errors.ts'
@@ -136,7 +137,10 @@ const userRoutes: FastifyPluginAsync = async (app) => {
     if (!user) throw notFound('User')
     const changed = (['username', 'display_name', 'role'] as const).filter((k) => before[k] !== user[k]).map((k) => `${k} ${before[k]} → ${user[k]}`)
     await request.audit('user.update', { type: 'user', id }, `${user.username}: ${changed.join(', ') || 'no field changed'}`)
-    if (password_hash) await request.audit('user.password', { type: 'user', id }, `${user.username}: set by an admin`)
+    if (password_hash) {
+      await destroyUserSessions(app.knex, id, id === me(request).id ? request.session.sessionId : undefined)
+      await request.audit('user.password', { type: 'user', id }, `${user.username}: set by an admin`)
+    }
     return done(request, reply, `/users/${id}`, `User ${user.username} saved.`)
   })
 
@@ -169,8 +173,10 @@ const userRoutes: FastifyPluginAsync = async (app) => {
     const removed = await app.knex.transaction(async (trx) => {
       const admins = await users.lockAdminIds(trx)
       if (admins.includes(id) && admins.length <= 1) throw new HttpError(409, LAST_ADMIN)
-      // api_tokens go with the row (ON DELETE CASCADE); a session naming a gone user counts as signed out
-      return users.remove(id, trx)
+      // api_tokens go with the row (ON DELETE CASCADE); the user's sessions go here
+      const gone = await users.remove(id, trx)
+      if (gone) await destroyUserSessions(trx, id)
+      return gone
     })
     if (!removed) throw notFound('User')
     await request.audit('user.delete', { type: 'user', id }, user.username)
@@ -194,6 +200,8 @@ const userRoutes: FastifyPluginAsync = async (app) => {
     // a new session id, so one captured before the change is worth nothing from here on
     await request.session.regenerate()
     request.session.userId = id
+    // whoever else holds a session of this user (a stolen cookie, a forgotten browser) is signed out
+    await destroyUserSessions(app.knex, id, request.session.sessionId)
     return done(request, reply, `/users/${id}`, 'Your password has been changed.')
   })
 
