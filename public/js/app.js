@@ -59,6 +59,40 @@
     }
   }
 
-  if (document.addEventListener) document.addEventListener('click', onClick, false);
-  else document.attachEvent('onclick', onClick);
+  /*
+   * Parts of a form that apply to one choice only (data-show-for="kind:key")
+   * are hidden while another choice is checked. Without JavaScript every
+   * part shows and the server ignores the ones that do not apply.
+   */
+  function checkedValue(name) {
+    var inputs = document.getElementsByName(name);
+    for (var i = 0; i < inputs.length; i++) if (inputs[i].checked) return inputs[i].value;
+    return null;
+  }
+
+  function updateChoices() {
+    if (!document.querySelectorAll) return;
+    var parts = document.querySelectorAll('[data-show-for]');
+    for (var i = 0; i < parts.length; i++) {
+      var rule = parts[i].getAttribute('data-show-for').split(':');
+      var value = checkedValue(rule[0]);
+      parts[i].style.display = value === null || value === rule[1] ? '' : 'none';
+    }
+  }
+
+  function onChange(event) {
+    event = event || window.event;
+    var node = event.target || event.srcElement;
+    if (node && node.type === 'radio') updateChoices();
+  }
+
+  if (document.addEventListener) {
+    document.addEventListener('click', onClick, false);
+    document.addEventListener('change', onChange, false);
+  } else {
+    document.attachEvent('onclick', onClick);
+    // old IE fires no bubbling change for radios; a click is as good there
+    document.attachEvent('onclick', onChange);
+  }
+  updateChoices();
 }());

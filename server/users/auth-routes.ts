@@ -43,6 +43,7 @@ const authRoutes: FastifyPluginAsync<{ loginMaxFailures: number }> = async (app,
     await request.session.regenerate()
     request.session.userId = created.id
     request.user = created
+    await users.touchLogin(created.id)
     await request.audit('setup', { type: 'user', id: created.id }, `first admin ${created.username}`)
     request.flash('success', `Welcome, ${created.username}: you are the first admin.`)
     return reply.redirect('/')

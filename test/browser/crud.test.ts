@@ -202,3 +202,15 @@ test('dismissing the delete dialog deletes nothing', { skip }, async (t) => {
   assert.equal(await page.locator(`#server-${server!.id}`).count(), 1)
   assert.equal(await countRows(app, 'servers'), 1)
 })
+
+test('the credential form shows only the fields of the chosen kind', { skip }, async (t) => {
+  const session = await openApp(t)
+  const { page } = session
+  await signedIn(session, 'admin')
+  await page.goto('/credentials/new')
+  assert.equal(await page.isVisible('#secret-key'), true)
+  assert.equal(await page.isVisible('#secret-password'), false)
+  await page.check('input[name="kind"][value="password"]')
+  assert.equal(await page.isVisible('#secret-key'), false)
+  assert.equal(await page.isVisible('#secret-password'), true)
+})
