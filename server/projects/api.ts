@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { createProjectsService } from './service.ts'
 import { HOOKS, PROJECT_SORTS, type Project } from './repository.ts'
 import { parseListQuery } from '../web/list-query.ts'
-import { apiBody, conflictOrInvalid, idParam, invalid } from '../web/crud.ts'
+import { apiBody, conflictOrInvalid, idParam, invalid, pageJson } from '../web/crud.ts'
 import { notFound } from '../web/errors.ts'
 import type { FieldErrors } from '../web/validate.ts'
 
@@ -60,7 +60,7 @@ const projectApi: FastifyPluginAsync = async (app) => {
   app.get('/projects', async (request) => {
     const query = parseListQuery(request.query, PROJECT_SORTS, 'title')
     const page = await service.repo.list(query)
-    return { items: page.items.map(projectJson), total: page.total, page: page.page, pages: page.pages, per_page: page.perPage }
+    return pageJson(page, projectJson)
   })
 
   app.post('/projects', admin, async (request, reply) => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { createServersService } from './service.ts'
 import { SERVER_SORTS, type Server } from './repository.ts'
 import { parseListQuery } from '../web/list-query.ts'
-import { apiBody, conflictOrInvalid, idParam } from '../web/crud.ts'
+import { apiBody, conflictOrInvalid, idParam, pageJson } from '../web/crud.ts'
 import { notFound } from '../web/errors.ts'
 
 const admin = { config: { role: 'admin' as const } }
@@ -32,7 +32,7 @@ const serverApi: FastifyPluginAsync = async (app) => {
   app.get('/servers', async (request) => {
     const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
     const page = await service.repo.list(query)
-    return { items: page.items.map(serverJson), total: page.total, page: page.page, pages: page.pages, per_page: page.perPage }
+    return pageJson(page, serverJson)
   })
 
   app.post('/servers', admin, async (request, reply) => {

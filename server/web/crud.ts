@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { HttpError } from './errors.ts'
+import type { Page } from './list-query.ts'
 import { wantsJson } from './request-kind.ts'
 
 /** The parsed body as a plain object whatever the content type (forms, JSON, multipart). */
@@ -44,4 +45,9 @@ export function conflictOrInvalid(errors: Record<string, string>): HttpError {
   const messages = Object.values(errors)
   if (messages.length === 1 && messages[0]?.includes('already exists')) return new HttpError(409, messages[0], errors)
   return invalid(errors)
+}
+
+/** A list page as every list endpoint of the API answers it. */
+export function pageJson<T, J>(page: Page<T>, toJson: (item: T) => J) {
+  return { items: page.items.map(toJson), total: page.total, page: page.page, pages: page.pages, per_page: page.perPage }
 }
