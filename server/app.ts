@@ -26,11 +26,9 @@ import serverApi from './servers/api.ts'
 import projectRoutes from './projects/routes.ts'
 import projectApi from './projects/api.ts'
 import credentialRoutes from './credentials/routes.ts'
+import { KEY_FILE_LIMIT } from './credentials/schema.ts'
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public')
-
-/** Largest SSH key file accepted on the credentials form. */
-export const KEY_FILE_LIMIT = 64 * 1024
 
 export interface BuildOptions {
   /** Apply pending migrations while starting (npm start does; the migrate tests do not). */

@@ -15,8 +15,8 @@ export interface CredentialValue {
   fingerprint: string
 }
 
-/** Same as KEY_FILE_LIMIT in app.ts, for a key pasted rather than uploaded (not imported: app.ts imports us). */
-const PRIVATE_KEY_MAX = 64 * 1024
+/** The largest key accepted, uploaded (app.ts gives it to multipart as the file size cap) or pasted. */
+export const KEY_FILE_LIMIT = 64 * 1024
 const SECRET_MAX = 1024
 
 const KEY_PROBLEMS: Record<KeyProblem, string> = {
@@ -72,8 +72,8 @@ function readKey(r: FieldReader, needSecret: boolean, changingKind: boolean): Pi
     }
     return { secret: null, fingerprint: '' }
   }
-  if (source.text.length > PRIVATE_KEY_MAX) {
-    r.fail(source.field, `The key is too long (at most ${PRIVATE_KEY_MAX / 1024} KiB)`)
+  if (source.text.length > KEY_FILE_LIMIT) {
+    r.fail(source.field, `The key is too long (at most ${KEY_FILE_LIMIT / 1024} KiB)`)
     return { secret: null, fingerprint: '' }
   }
   if (r.errors.passphrase) return { secret: null, fingerprint: '' }

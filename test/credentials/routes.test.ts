@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildTestApp, countRows, signIn, type Client } from '../helper.ts'
-import { KEY_FILE_LIMIT } from '../../server/app.ts'
+import { KEY_FILE_LIMIT } from '../../server/credentials/schema.ts'
 import { createCredentialsRepository } from '../../server/credentials/repository.ts'
 import { ed25519Key, multipart, nodeRsaKey } from './keys.ts'
 
