@@ -163,9 +163,14 @@ export function createUsersRepository(knex: Knex) {
     },
 
     async findByToken(token: string, trx: Knex = knex): Promise<User | null> {
-      const row = await trx('api_tokens').where({ token_hash: hashToken(token) }).first('id', 'user_id')
+      const row = await trx('api_tokens').where({ token_hash: hashToken(token) }).first('id', 'user_id', 'last_used_at')
       if (!row) return null
-      await trx('api_tokens').where({ id: row.id }).update({ last_used_at: new Date() })
+      // "last used" to the minute is all the page shows; a script polling the API
+      // should not cost a database write per call
+      const lastUsed = toDate(row.last_used_at)
+      if (!lastUsed || Date.now() - lastUsed.getTime() > 60_000) {
+        await trx('api_tokens').where({ id: row.id }).update({ last_used_at: new Date() })
+      }
       return this.findById(Number(row.user_id), trx)
     },
   }
