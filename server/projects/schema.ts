@@ -82,7 +82,7 @@ export function readProject(input: Record<string, unknown>, opts: ReadOptions = 
   if (r.has('batch_size')) value.batch_size = r.integer('batch_size', { label: 'Batch size', min: 1, max: 1000, fallback: fallback(10) })
   if (r.has('stop_on_failure')) {
     const absent = r.raw('stop_on_failure') === undefined
-    value.stop_on_failure = absent && !form ? true : r.boolean('stop_on_failure', true)
+    value.stop_on_failure = absent && !form ? true : r.boolean('stop_on_failure', 'Stop on failure', true)
     if (r.errors.stop_on_failure) r.errors.stop_on_failure = 'Stop on failure must be true or false'
   }
   for (const hook of HOOKS) {

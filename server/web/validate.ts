@@ -117,13 +117,13 @@ export class FieldReader {
     return opts.fallback ?? (options[0] as T)
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  boolean(name: string, label: string, fallback: boolean): boolean {
     const value = this.input[name]
     if (value === undefined || value === null || value === '') return this.partial ? fallback : false
     if (typeof value === 'boolean') return value
     if (value === 'on' || value === 'true' || value === '1' || value === 1) return true
     if (value === 'false' || value === '0' || value === 0) return false
-    this.fail(name, 'must be true or false')
+    this.fail(name, `${label} must be true or false`)
     return fallback
   }
 

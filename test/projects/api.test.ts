@@ -229,3 +229,11 @@ test('an admin API token creates a project without a session or CSRF token', asy
   assert.equal(res.json().rollout, 'serial')
   assert.equal(res.json().stop_on_failure, false)
 })
+
+test('a stop_on_failure that is not a boolean is refused with its name in the message', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await signIn(app, 'admin')
+  const res = await admin.json('POST', '/api/projects', { title: 'Flags', repo_url: 'https://git.example.com/flags.git', env: 'test', deploy_path: '/srv/flags', stop_on_failure: 'sometimes' })
+  assert.equal(res.statusCode, 400)
+  assert.equal(res.json().details.stop_on_failure, 'Stop on failure must be true or false')
+})
