@@ -60,10 +60,10 @@ export function createCredentialsRepository(knex: Knex) {
       return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), hostname: String(r.hostname) }))
     },
 
-    /** The encrypted secret, for the SSH runner only. */
-    async encryptedSecret(id: number, trx: Knex = knex): Promise<string | null> {
-      const row = await trx('credentials').where({ id }).first('secret_encrypted')
-      return row ? String(row.secret_encrypted) : null
+    /** The kind and encrypted secret, for the SSH runner only. */
+    async encryptedSecret(id: number, trx: Knex = knex): Promise<{ kind: CredentialKind; secret_encrypted: string } | null> {
+      const row = await trx('credentials').where({ id }).first('kind', 'secret_encrypted')
+      return row ? { kind: row.kind as CredentialKind, secret_encrypted: String(row.secret_encrypted) } : null
     },
 
     async create(input: { name: string; kind: CredentialKind; secret_encrypted: string; fingerprint: string; notes: string }, trx: Knex = knex): Promise<Credential> {

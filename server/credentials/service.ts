@@ -72,11 +72,9 @@ export type CredentialsService = ReturnType<typeof createCredentialsService>
  * the SECRET_KEY changed (GCM's tag does not match).
  */
 export async function loadSecret(knex: Knex, secretKey: Buffer, credentialId: number): Promise<CredentialSecret | null> {
-  const repo = createCredentialsRepository(knex)
-  const credential = await repo.findById(credentialId)
-  const stored = credential && (await repo.encryptedSecret(credentialId))
-  if (!credential || !stored) return null
-  const data = JSON.parse(decryptSecret(stored, secretKey)) as Record<string, unknown>
+  const credential = await createCredentialsRepository(knex).encryptedSecret(credentialId)
+  if (!credential) return null
+  const data = JSON.parse(decryptSecret(credential.secret_encrypted, secretKey)) as Record<string, unknown>
   if (credential.kind === 'password' && typeof data.password === 'string') return { kind: 'password', password: data.password }
   if (credential.kind === 'key' && typeof data.private_key === 'string') {
     const passphrase = typeof data.passphrase === 'string' && data.passphrase ? data.passphrase : undefined

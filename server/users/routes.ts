@@ -27,12 +27,6 @@ function me(request: FastifyRequest): User {
   return request.user as User
 }
 
-function tokenIdParam(request: FastifyRequest): number {
-  const raw = (request.params as Record<string, string>).tokenId ?? ''
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) > 2_147_483_647) throw notFound('API token')
-  return Number(raw)
-}
-
 /** Admins manage every user; anyone else sees and manages only their own page. */
 const userRoutes: FastifyPluginAsync = async (app) => {
   const users = createUsersRepository(app.knex)
@@ -225,7 +219,7 @@ const userRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/users/:id/tokens/:tokenId/revoke', async (request, reply) => {
     const target = await visibleUser(request)
-    const tokenId = tokenIdParam(request)
+    const tokenId = idParam(request, 'API token', 'tokenId')
     const token = (await users.listTokens(target.id)).find((t) => t.id === tokenId)
     if (!token || !(await users.revokeToken(target.id, tokenId))) throw notFound('API token')
     await request.audit('token.revoke', { type: 'api_token', id: tokenId }, `${target.username}: ${token.name} (${token.prefix}…)`)

@@ -81,7 +81,7 @@ export default fp(
       // public pages never lead to /setup, so they need not ask whether users exist
       if (config.access === 'public') return
       if (!hasUsers) hasUsers = (await users.count()) > 0
-      if (!hasUsers && !isSetup && config.access !== 'public') {
+      if (!hasUsers && !isSetup) {
         if (wantsJson(request)) return reply.code(503).send({ error: 'No user exists yet: open /setup in a browser to create the first admin' })
         return reply.redirect('/setup')
       }

@@ -9,9 +9,9 @@ export function bodyOf(request: FastifyRequest): Record<string, unknown> {
   return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {}
 }
 
-/** `:id` as a positive integer; anything else is a 404 like any unknown id. */
-export function idParam(request: FastifyRequest, what: string): number {
-  const raw = (request.params as Record<string, string>).id ?? ''
+/** `:id` (or another id parameter) as a positive integer; anything else is a 404 like any unknown id. */
+export function idParam(request: FastifyRequest, what: string, param = 'id'): number {
+  const raw = (request.params as Record<string, string>)[param] ?? ''
   if (!/^\d{1,10}$/.test(raw) || Number(raw) < 1 || Number(raw) > 2_147_483_647) throw new HttpError(404, `${what} not found`)
   return Number(raw)
 }
