@@ -142,15 +142,6 @@ export function createProjectsRepository(knex: Knex) {
       return !!(await builder.first('id'))
     },
 
-    async existingServerIds(ids: number[], trx: Knex = knex): Promise<number[]> {
-      const found: number[] = []
-      for (let i = 0; i < ids.length; i += LINK_CHUNK) {
-        const rows = await trx('servers').whereIn('id', ids.slice(i, i + LINK_CHUNK)).select('id')
-        for (const r of rows as Array<{ id: number }>) found.push(Number(r.id))
-      }
-      return found
-    },
-
     /** Inserts the project and its server links; the caller owns the transaction. */
     async create(input: ProjectInput, trx: Knex = knex): Promise<Project> {
       const now = new Date()

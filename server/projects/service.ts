@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { isUniqueViolation } from '../db/connection.ts'
 import type { FieldErrors } from '../web/validate.ts'
 import { createProjectsRepository, type Project, type ProjectInput } from './repository.ts'
+import { createServersRepository } from '../servers/repository.ts'
 import { readProject, type ReadOptions } from './schema.ts'
 
 export type SaveResult = { ok: true; project: Project } | { ok: false; errors: FieldErrors; notFound?: boolean }
@@ -27,12 +28,13 @@ function missingMessage(missing: number[]): string {
  */
 export function createProjectsService(knex: Knex) {
   const repo = createProjectsRepository(knex)
+  const servers = createServersRepository(knex)
 
   /** Checks against the database: the title is free and every server exists. */
   async function checkReferences(value: Partial<ProjectInput>, errors: FieldErrors, id: number | null, trx: Knex): Promise<void> {
     if (value.title && !errors.title && (await repo.titleTaken(value.title, id, trx))) Object.assign(errors, duplicate(value.title))
     if (value.server_ids?.length && !errors.server_ids) {
-      const found = new Set(await repo.existingServerIds(value.server_ids, trx))
+      const found = new Set(await servers.existingIds(value.server_ids, trx))
       const missing = value.server_ids.filter((sid) => !found.has(sid))
       if (missing.length) errors.server_ids = missingMessage(missing)
     }

@@ -30,6 +30,8 @@ export interface ServerInput {
   notes: string
 }
 
+const ID_CHUNK = 500
+
 export const SERVER_SORTS = ['hostname', 'address', 'env', 'port', 'username', 'created_at', 'updated_at'] as const
 export type ServerSort = (typeof SERVER_SORTS)[number]
 
@@ -112,10 +114,14 @@ export function createServersRepository(knex: Knex) {
       return rows.map((r: Record<string, unknown>) => ({ id: Number(r.id), title: String(r.title) }))
     },
 
+    /** Which of these ids are servers; asked in chunks to stay under SQLite's bound-variable limit. */
     async existingIds(ids: number[], trx: Knex = knex): Promise<number[]> {
-      if (!ids.length) return []
-      const rows = await trx('servers').whereIn('id', ids).select('id')
-      return rows.map((r: { id: number }) => Number(r.id))
+      const found: number[] = []
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const rows = await trx('servers').whereIn('id', ids.slice(i, i + ID_CHUNK)).select('id')
+        for (const r of rows as Array<{ id: number }>) found.push(Number(r.id))
+      }
+      return found
     },
 
     async create(input: ServerInput, trx: Knex = knex): Promise<Server> {
