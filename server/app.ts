@@ -17,6 +17,9 @@ import errors from './web/errors.ts'
 import auth from './web/auth.ts'
 import csrfGuard, { csrfTokenOf } from './web/csrf.ts'
 import audit from './audit/plugin.ts'
+import hub from './realtime/plugin.ts'
+import realtimeRoutes from './realtime/routes.ts'
+import roomRoutes from './room/routes.ts'
 import healthRoutes from './health/routes.ts'
 import authRoutes from './users/auth-routes.ts'
 import userRoutes from './users/routes.ts'
@@ -98,6 +101,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(views, { production: process.env.NODE_ENV !== 'development' })
   await app.register(errors)
   await app.register(audit)
+  await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs })
 
   // hooks, in order: who is calling, then is the form genuine
   await app.register(auth)
@@ -105,6 +109,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   // features
   await app.register(healthRoutes)
+  await app.register(realtimeRoutes)
+  await app.register(roomRoutes)
   await app.register(authRoutes, { loginMaxFailures: config.loginMaxFailures })
   await app.register(userRoutes)
   await app.register(auditRoutes)

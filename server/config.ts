@@ -30,6 +30,8 @@ export interface Config {
   bodyLimit: number
   sessionMaxAgeMs: number
   trustProxy: boolean
+  /** How long a long poll is held before it answers empty (keep it under any proxy's read timeout). */
+  pollTimeoutMs: number
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -118,5 +120,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimit: integer(env, 'BODY_LIMIT', 1024 * 1024, 1024, 100 * 1024 * 1024),
     sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_HOURS', 24 * 7, 1, 24 * 365) * 3600 * 1000,
     trustProxy: boolean(env, 'TRUST_PROXY', false),
+    pollTimeoutMs: integer(env, 'POLL_TIMEOUT_MS', 25_000, 100, 120_000),
   }
 }

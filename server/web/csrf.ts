@@ -1,6 +1,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route changes nothing a forged request could abuse (the long poll). */
+    csrf?: false
+  }
+}
+
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** The token from a form field (urlencoded or multipart) or the ajax header. */
@@ -21,7 +28,7 @@ export function csrfTokenOf(request: FastifyRequest): string | undefined {
 export default fp(
   async (app) => {
     app.addHook('preHandler', (request, reply, done) => {
-      if (SAFE.has(request.method) || request.authMethod === 'token') return done()
+      if (SAFE.has(request.method) || request.authMethod === 'token' || request.routeOptions.config.csrf === false) return done()
       app.csrfProtection(request, reply, done)
     })
   },

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
+import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyReply } from 'fastify'
@@ -30,6 +31,7 @@ declare module 'fastify' {
 export const NAV = [
   { href: '/servers', label: 'Servers', role: 'viewer' },
   { href: '/projects', label: 'Projects', role: 'viewer' },
+  { href: '/room', label: 'Room', role: 'viewer' },
   { href: '/credentials', label: 'Credentials', role: 'admin' },
   { href: '/users', label: 'Users', role: 'admin' },
   { href: '/audit', label: 'Audit', role: 'admin' },
@@ -58,6 +60,9 @@ export default fp(
         csrfToken: request.session ? await this.generateCsrf() : '',
         flash,
         currentPath: request.url.split('?')[0],
+        // every page view is a new poll client (a tab keeps its own across reloads in sessionStorage)
+        poll: user && this.server.hub ? { client: randomBytes(12).toString('base64url'), boot: this.server.hub.boot } : null,
+        scripts: (data.scripts as string[] | undefined) ?? [],
       })
       return this.type('text/html; charset=utf-8').send(html)
     })

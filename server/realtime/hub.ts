@@ -1,0 +1,533 @@
+import { randomBytes } from 'node:crypto'
+import type { User } from '../users/repository.ts'
+import { HubMetrics } from './metrics.ts'
+
+/**
+ * The long-poll hub: topics, one bounded queue per browser tab (client), and
+ * the waiting polls. Everything lives in memory; persisted topics (the room,
+ * release logs) fill gaps from the database through their kind's `backfill`.
+ *
+ * The cursor protocol: each poll names, per topic, the last sequence number
+ * the tab has shown. That acknowledges everything up to it; the hub sends
+ * what comes after. Events stay in a client's queue until acknowledged, so an
+ * answer lost on the way is simply sent again by the next poll.
+ */
+
+export interface HubEvent {
+  topic: string
+  seq: number
+  /** `{"topic":..,"seq":..,"data":..}` serialized once, shared by every client it goes to. */
+  json: string
+}
+
+export interface StoredEvent {
+  seq: number
+  data: unknown
+}
+
+export interface TopicKind {
+  /** The part before the colon: 'room', 'servers', 'release' (for 'release:12'). */
+  name: string
+  /** Whether the user may watch this topic (called once per subscription). */
+  authorize(user: User, topic: string): boolean | Promise<boolean>
+  /**
+   * Persisted topics: events with seq > after (and <= upTo when given), oldest
+   * first, at most `limit`. The publisher assigns seqs (the row's own order).
+   */
+  backfill?(topic: string, after: number, upTo: number | null, limit: number): Promise<StoredEvent[]>
+  /** Persisted topics: the newest seq stored (0 when none), for a tab with no cursor. */
+  head?(topic: string): Promise<number>
+}
+
+export interface HubOptions {
+  /** How long a poll waits for an event before answering empty. */
+  pollTimeoutMs: number
+  /** After the first event reaches a waiting poll, wait this long for more. */
+  batchMs: number
+  /** Per client queue cap (events); beyond it the oldest is dropped and becomes a gap. */
+  queueCap: number
+  /** Per topic ring buffer that fills the gaps of memory topics. */
+  ringSize: number
+  maxAnswerEvents: number
+  maxAnswerBytes: number
+  /** A client that has not polled for this long (and is not waiting) is dropped. */
+  idleMs: number
+}
+
+export const DEFAULT_HUB_OPTIONS: HubOptions = {
+  pollTimeoutMs: 25_000,
+  batchMs: 25,
+  queueCap: 2_000,
+  ringSize: 2_000,
+  maxAnswerEvents: 1_000,
+  maxAnswerBytes: 512 * 1024,
+  idleMs: 55_000,
+}
+
+export interface PollRequest {
+  client: string
+  /** The boot id of the answer the cursors came from; memory topics reset when it differs. */
+  boot?: string | null
+  /** topic -> last seq shown (null: start from now). */
+  topics: Record<string, number | null>
+}
+
+export interface PollAnswer {
+  boot: string
+  events: HubEvent[]
+  /** Per topic, the cursor to send next. */
+  cursors: Record<string, number>
+  /** Topics whose gap could not be filled: the page must reload its state. */
+  resets: string[]
+  /** More is waiting (the answer was capped or a gap is being filled in parts): poll again at once. */
+  more: boolean
+  /** A newer poll of the same client took over (a duplicated tab, or a retry). */
+  superseded: boolean
+}
+
+export class HubError extends Error {
+  constructor(
+    readonly statusCode: 400 | 403,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+interface Topic {
+  name: string
+  kind: TopicKind
+  persisted: boolean
+  /** Newest seq published here (persisted topics: -1 until the first publish of this process). */
+  head: number
+  ring: HubEvent[]
+  /** The ring holds every event with seq > ringFloor (Infinity: nothing known yet). */
+  ringFloor: number
+  subscribers: Set<Client>
+  lastPublish: number
+}
+
+interface Subscription {
+  topic: Topic
+  /** The client's queue holds every event of the topic with seq > completeAfter. */
+  completeAfter: number
+}
+
+interface Waiter {
+  request: PollRequest
+  resolve(answer: PollAnswer): void
+  deadline: number
+}
+
+interface Client {
+  key: string
+  userId: number
+  subs: Map<string, Subscription>
+  queue: HubEvent[]
+  waiter: Waiter | null
+  lastSeen: number
+}
+
+interface Fill {
+  events: HubEvent[]
+  /** Everything of the gap is in `events` (not cut by the answer cap). */
+  complete: boolean
+}
+
+/** What a poll found before answering: gap fills, decided start cursors, resets. */
+interface Plan {
+  fills: Map<string, Fill>
+  starts: Map<string, number>
+  resets: string[]
+}
+
+const EMPTY_PLAN: Plan = { fills: new Map(), starts: new Map(), resets: [] }
+
+export interface PollHandle {
+  answer: Promise<PollAnswer>
+  /** The request went away (the browser closed it): forget the waiter now. */
+  cancel(): void
+}
+
+const CLIENT_ID = /^[A-Za-z0-9_-]{8,64}$/
+const TOPIC_NAME = /^([a-z][a-z0-9-]{0,31})(?::([A-Za-z0-9_.-]{1,64}))?$/
+const MAX_TOPICS = 16
+
+/** Checks a poll body from the wire; throws HubError(400) with what is wrong. */
+export function readPollRequest(body: unknown): PollRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HubError(400, 'The poll body must be a JSON object')
+  const raw = body as Record<string, unknown>
+  if (typeof raw.client !== 'string' || !CLIENT_ID.test(raw.client)) throw new HubError(400, 'client must be 8-64 letters, digits, - or _')
+  if (raw.boot !== undefined && raw.boot !== null && (typeof raw.boot !== 'string' || raw.boot.length > 64)) throw new HubError(400, 'boot must be a string')
+  if (!raw.topics || typeof raw.topics !== 'object' || Array.isArray(raw.topics)) throw new HubError(400, 'topics must be an object of topic: cursor')
+  const entries = Object.entries(raw.topics as Record<string, unknown>)
+  if (entries.length > MAX_TOPICS) throw new HubError(400, `at most ${MAX_TOPICS} topics per poll`)
+  const topics: Record<string, number | null> = {}
+  for (const [name, cursor] of entries) {
+    if (!TOPIC_NAME.test(name)) throw new HubError(400, `topic ${JSON.stringify(name.slice(0, 80))} is not a topic name`)
+    if (cursor !== null && !(typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0)) {
+      throw new HubError(400, `the cursor of ${name} must be a whole number >= 0 or null`)
+    }
+    topics[name] = cursor as number | null
+  }
+  return { client: raw.client, boot: (raw.boot as string | null | undefined) ?? null, topics }
+}
+
+export class Hub {
+  readonly boot = randomBytes(6).toString('base64url')
+  readonly options: HubOptions
+  readonly metrics = new HubMetrics()
+  private readonly kinds = new Map<string, TopicKind>()
+  private readonly topics = new Map<string, Topic>()
+  private readonly clients = new Map<string, Client>()
+  private readonly waiting = new Set<Client>()
+  /** Waiting clients that got an event and will be answered when the batch window closes. */
+  private readonly ready = new Set<Client>()
+  private batchTimer: NodeJS.Timeout | null = null
+  private sweepTimer: NodeJS.Timeout | null = null
+
+  constructor(options: Partial<HubOptions> = {}) {
+    this.options = { ...DEFAULT_HUB_OPTIONS, ...options }
+  }
+
+  /** Checks timeouts and idle clients; a single timer instead of one per poll. */
+  start(): void {
+    if (this.sweepTimer) return
+    const every = Math.max(20, Math.min(1000, Math.floor(this.options.pollTimeoutMs / 5)))
+    this.sweepTimer = setInterval(() => this.sweep(), every)
+  }
+
+  /** Answers every waiting poll empty and stops the timers (server shutdown). */
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.sweepTimer = null
+    if (this.batchTimer) clearTimeout(this.batchTimer)
+    this.batchTimer = null
+    for (const client of [...this.waiting]) this.answerEmpty(client, false)
+  }
+
+  registerKind(kind: TopicKind): void {
+    this.kinds.set(kind.name, kind)
+  }
+
+  private kindOf(name: string): TopicKind | undefined {
+    const match = TOPIC_NAME.exec(name)
+    return match ? this.kinds.get(match[1] as string) : undefined
+  }
+
+  private topic(name: string): Topic {
+    let topic = this.topics.get(name)
+    if (!topic) {
+      const kind = this.kindOf(name)
+      if (!kind) throw new HubError(400, `there is no topic ${name}`)
+      const persisted = typeof kind.backfill === 'function'
+      topic = {
+        name,
+        kind,
+        persisted,
+        head: persisted ? -1 : 0,
+        ring: [],
+        ringFloor: persisted ? Infinity : 0,
+        subscribers: new Set(),
+        lastPublish: Date.now(),
+      }
+      this.topics.set(name, topic)
+    }
+    return topic
+  }
+
+  /** The newest seq of a memory topic (what a page rendered now has seen). */
+  head(name: string): number {
+    const topic = this.topic(name)
+    return Math.max(0, topic.head)
+  }
+
+  /**
+   * Sends an event to every subscriber of the topic. Memory topics number
+   * their events here; persisted topics pass the seq the database gave
+   * (publishers of one topic publish in seq order).
+   */
+  publish(name: string, data: unknown, seq?: number): HubEvent | null {
+    const topic = this.topic(name)
+    if (topic.persisted) {
+      if (seq === undefined) throw new Error(`persisted topic ${name} needs the stored seq`)
+      if (seq <= topic.head) return null // already seen (a replay from another instance)
+      if (topic.ringFloor === Infinity) topic.ringFloor = seq - 1
+    } else {
+      seq = topic.head + 1
+    }
+    topic.head = seq
+    topic.lastPublish = Date.now()
+    const event: HubEvent = { topic: name, seq, json: JSON.stringify({ topic: name, seq, data }) }
+    topic.ring.push(event)
+    if (topic.ring.length > this.options.ringSize) {
+      const dropped = topic.ring.splice(0, topic.ring.length - this.options.ringSize)
+      topic.ringFloor = (dropped[dropped.length - 1] as HubEvent).seq
+    }
+    this.metrics.published++
+    for (const client of topic.subscribers) this.enqueue(client, event)
+    return event
+  }
+
+  private enqueue(client: Client, event: HubEvent): void {
+    client.queue.push(event)
+    if (client.queue.length > this.options.queueCap) {
+      // the oldest goes; its topic now has a gap the next poll fills from the ring or the database
+      const dropped = client.queue.shift() as HubEvent
+      const sub = client.subs.get(dropped.topic)
+      if (sub) sub.completeAfter = Math.max(sub.completeAfter, dropped.seq)
+      this.metrics.overflows++
+    }
+    if (client.waiter && !this.ready.has(client)) {
+      this.ready.add(client)
+      if (!this.batchTimer) this.batchTimer = setTimeout(() => this.flush(), this.options.batchMs)
+    }
+  }
+
+  private flush(): void {
+    this.batchTimer = null
+    const clients = [...this.ready]
+    this.ready.clear()
+    for (const client of clients) {
+      const waiter = client.waiter
+      if (!waiter) continue
+      const answer = this.collect(client, waiter.request)
+      // an overflow while waiting opens a gap: `more` sends the tab straight back to fill it
+      if (answer.events.length || answer.more) this.answer(client, answer)
+    }
+  }
+
+  /**
+   * A poll: subscribes the client to exactly the topics named, acknowledges
+   * the cursors, fills gaps, and answers at once when anything is due, or
+   * waits up to the poll timeout.
+   */
+  poll(user: User, request: PollRequest): PollHandle {
+    let cancelled = false
+    let client: Client | undefined
+    const answer = (async () => {
+      client = this.clientFor(user, request.client)
+      if (client.waiter) this.answerEmpty(client, true)
+      client.lastSeen = Date.now()
+      await this.subscribe(client, user, request)
+      const plan = await this.fillGaps(client, request)
+      if (cancelled) return this.emptyAnswer(request, false)
+      const ready = this.collect(client, request, plan)
+      if (ready.events.length || ready.resets.length || ready.more) {
+        this.metrics.count(ready)
+        return ready
+      }
+      if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
+      return new Promise<PollAnswer>((resolve) => {
+        const waiting = client as Client
+        // the cursors as decided here (a start from "now" included) are what the tab has seen
+        waiting.waiter = { request: { ...request, topics: ready.cursors }, resolve, deadline: Date.now() + this.options.pollTimeoutMs }
+        this.waiting.add(waiting)
+        this.metrics.waits++
+      })
+    })()
+    return {
+      answer,
+      cancel: () => {
+        cancelled = true
+        if (client?.waiter) {
+          client.waiter = null
+          client.lastSeen = Date.now()
+          this.waiting.delete(client)
+          this.ready.delete(client)
+          this.metrics.aborted++
+        }
+      },
+    }
+  }
+
+  private clientFor(user: User, id: string): Client {
+    const key = `${user.id}:${id}`
+    let client = this.clients.get(key)
+    if (!client) {
+      client = { key, userId: user.id, subs: new Map(), queue: [], waiter: null, lastSeen: Date.now() }
+      this.clients.set(key, client)
+      this.metrics.clientsCreated++
+    }
+    return client
+  }
+
+  private async subscribe(client: Client, user: User, request: PollRequest): Promise<void> {
+    for (const name of client.subs.keys()) {
+      if (!(name in request.topics)) this.unsubscribe(client, name)
+    }
+    for (const name of Object.keys(request.topics)) {
+      if (client.subs.has(name)) continue
+      const topic = this.topic(name)
+      if (!(await topic.kind.authorize(user, name))) throw new HubError(403, `you may not watch ${name}`)
+      if (client.subs.has(name)) continue
+      // from now on every event reaches the queue; what came before is a gap to fill
+      client.subs.set(name, { topic, completeAfter: topic.head < 0 ? Infinity : topic.head })
+      topic.subscribers.add(client)
+    }
+  }
+
+  private unsubscribe(client: Client, name: string): void {
+    const sub = client.subs.get(name)
+    if (!sub) return
+    sub.topic.subscribers.delete(client)
+    client.subs.delete(name)
+    client.queue = client.queue.filter((e) => e.topic !== name)
+  }
+
+  /** The cursor a topic starts from when the tab has none (or one from another boot for a memory topic). */
+  private async startCursor(topic: Topic): Promise<number> {
+    if (!topic.persisted) return topic.head
+    if (topic.head >= 0) return topic.head
+    return topic.kind.head ? topic.kind.head(topic.name) : 0
+  }
+
+  /** Events missing between a tab's cursor and what its queue holds, from the ring or the database. */
+  private async fillGaps(client: Client, request: PollRequest): Promise<Plan> {
+    const plan: Plan = { fills: new Map(), starts: new Map(), resets: [] }
+    let budget = this.options.maxAnswerEvents
+    for (const [name, given] of Object.entries(request.topics)) {
+      const sub = client.subs.get(name)
+      if (!sub) continue
+      const topic = sub.topic
+      // a memory topic's numbers from another boot mean nothing now
+      const foreignBoot = !topic.persisted && request.boot !== this.boot
+      if (given === null || (!topic.persisted && (foreignBoot || given > topic.head))) {
+        if (given !== null) plan.resets.push(name)
+        const start = await this.startCursor(topic)
+        sub.completeAfter = Math.min(sub.completeAfter, start)
+        plan.starts.set(name, start)
+        continue
+      }
+      if (given >= sub.completeAfter) continue
+      // a gap: (given, completeAfter] is not in the queue
+      if (given >= topic.ringFloor) {
+        this.metrics.gapsFilled++
+        const upTo = sub.completeAfter
+        const found = topic.ring.filter((e) => e.seq > given && e.seq <= upTo)
+        const events = found.slice(0, Math.max(1, budget))
+        budget -= events.length
+        plan.fills.set(name, { events, complete: events.length === found.length })
+      } else if (topic.persisted && topic.kind.backfill) {
+        this.metrics.gapsFilled++
+        const upTo = sub.completeAfter === Infinity ? null : sub.completeAfter
+        const limit = Math.max(1, budget)
+        const rows = await topic.kind.backfill(name, given, upTo, limit)
+        const events = rows.map((row) => ({ topic: name, seq: row.seq, json: JSON.stringify({ topic: name, seq: row.seq, data: row.data }) }))
+        budget -= events.length
+        const complete = rows.length < limit
+        // subscribed before the query, the queue holds everything after the newest row found
+        if (complete && upTo === null) sub.completeAfter = events.length ? (events[events.length - 1] as HubEvent).seq : given
+        plan.fills.set(name, { events, complete })
+      } else {
+        plan.resets.push(name)
+        plan.starts.set(name, topic.head)
+        sub.completeAfter = topic.head
+      }
+    }
+    this.metrics.resets += plan.resets.length
+    return plan
+  }
+
+  /**
+   * Builds an answer: the filled gaps, then what is queued after each
+   * topic's cursor, within the answer caps. A topic whose gap is still open
+   * sends nothing from the queue (that would skip the gap); `more` makes the
+   * tab poll again at once to go on filling.
+   */
+  private collect(client: Client, request: PollRequest, plan: Plan = EMPTY_PLAN): PollAnswer {
+    const cursors: Record<string, number> = {}
+    for (const [name, cursor] of Object.entries(request.topics)) cursors[name] = plan.starts.get(name) ?? cursor ?? 0
+    // acknowledged events leave the queue; the rest stay until the tab confirms them
+    const acked = (e: HubEvent) => e.seq <= (cursors[e.topic] ?? -1)
+    if (client.queue.some(acked)) client.queue = client.queue.filter((e) => !acked(e))
+
+    const events: HubEvent[] = []
+    const blocked = new Set<string>()
+    let bytes = 0
+    let more = false
+    const take = (event: HubEvent): boolean => {
+      if (events.length >= this.options.maxAnswerEvents || (events.length > 0 && bytes + event.json.length > this.options.maxAnswerBytes)) {
+        more = true
+        return false
+      }
+      events.push(event)
+      bytes += event.json.length
+      cursors[event.topic] = event.seq
+      return true
+    }
+    for (const [name, fill] of plan.fills) {
+      const taken = fill.events.every(take)
+      const sub = client.subs.get(name)
+      if (taken && fill.complete && sub && sub.completeAfter !== Infinity) {
+        // everything up to completeAfter has now been sent, even where no event has that number
+        cursors[name] = Math.max(cursors[name] as number, sub.completeAfter)
+      }
+      if (!taken || !fill.complete) blocked.add(name)
+    }
+    for (const name of Object.keys(cursors)) {
+      const sub = client.subs.get(name)
+      if (sub && (cursors[name] as number) < sub.completeAfter) blocked.add(name)
+    }
+    if (blocked.size) more = true
+    for (const event of client.queue) {
+      if (blocked.has(event.topic) || event.seq <= (cursors[event.topic] ?? Infinity)) continue
+      if (!take(event)) break
+    }
+    return { boot: this.boot, events, cursors, resets: plan.resets, more, superseded: false }
+  }
+
+  private answer(client: Client, answer: PollAnswer): void {
+    const waiter = client.waiter
+    if (!waiter) return
+    client.waiter = null
+    client.lastSeen = Date.now()
+    this.waiting.delete(client)
+    this.ready.delete(client)
+    this.metrics.count(answer)
+    waiter.resolve(answer)
+  }
+
+  private emptyAnswer(request: PollRequest, superseded: boolean): PollAnswer {
+    const cursors: Record<string, number> = {}
+    for (const [name, cursor] of Object.entries(request.topics)) cursors[name] = cursor ?? 0
+    return { boot: this.boot, events: [], cursors, resets: [], more: false, superseded }
+  }
+
+  private answerEmpty(client: Client, superseded: boolean): void {
+    if (!client.waiter) return
+    if (superseded) this.metrics.superseded++
+    this.answer(client, this.emptyAnswer(client.waiter.request, superseded))
+  }
+
+  /** Times out waiting polls and drops clients that stopped polling. */
+  sweep(now = Date.now()): void {
+    for (const client of this.waiting) {
+      if (client.waiter && client.waiter.deadline <= now) {
+        this.metrics.timeouts++
+        this.answerEmpty(client, false)
+      }
+    }
+    for (const client of this.clients.values()) {
+      if (!client.waiter && now - client.lastSeen > this.options.idleMs) this.dropClient(client)
+    }
+    for (const topic of this.topics.values()) {
+      // a persisted topic nobody watches can be rebuilt from the database
+      if (topic.persisted && !topic.subscribers.size && now - topic.lastPublish > 10 * 60_000) this.topics.delete(topic.name)
+    }
+    this.metrics.tick(now)
+  }
+
+  private dropClient(client: Client): void {
+    for (const name of [...client.subs.keys()]) this.unsubscribe(client, name)
+    this.clients.delete(client.key)
+    this.metrics.idleDropped++
+  }
+
+  /** The figures /metrics shows. */
+  snapshot() {
+    let queued = 0
+    for (const client of this.clients.values()) queued += client.queue.length
+    return { clients: this.clients.size, waiting: this.waiting.size, queued, topics: this.topics.size, ...this.metrics.snapshot() }
+  }
+}

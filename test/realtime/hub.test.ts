@@ -1,0 +1,317 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Hub, HubError, readPollRequest, type HubOptions, type PollAnswer, type StoredEvent } from '../../server/realtime/hub.ts'
+import type { User } from '../../server/users/repository.ts'
+
+const alice: User = { id: 1, username: 'alice', display_name: 'Alice', role: 'viewer', last_login_at: null, created_at: new Date(), updated_at: new Date() }
+const bob: User = { ...alice, id: 2, username: 'bob' }
+
+/** A hub with a memory topic kind `news`, a persisted kind `log` backed by an array, and `secret` nobody may watch. */
+function makeHub(options: Partial<HubOptions> = {}, stored: StoredEvent[] = []) {
+  const hub = new Hub({ pollTimeoutMs: 5_000, batchMs: 5, ...options })
+  const db = { rows: stored, queries: 0 }
+  hub.registerKind({ name: 'news', authorize: () => true })
+  hub.registerKind({
+    name: 'log',
+    authorize: () => true,
+    backfill: async (_topic, after, upTo, limit) => {
+      db.queries++
+      return db.rows.filter((r) => r.seq > after && (upTo === null || r.seq <= upTo)).slice(0, limit)
+    },
+    head: async () => db.rows.reduce((max, r) => Math.max(max, r.seq), 0),
+  })
+  hub.registerKind({ name: 'secret', authorize: (user) => user.id === 99 })
+  return { hub, db }
+}
+
+/** Stores a row in the fake database and publishes it, as a persisted publisher does. */
+function store(hub: Hub, db: { rows: StoredEvent[] }, seq: number, data: unknown = `line ${seq}`) {
+  db.rows.push({ seq, data })
+  hub.publish('log:1', data, seq)
+}
+
+const seqs = (answer: PollAnswer, topic?: string) => answer.events.filter((e) => !topic || e.topic === topic).map((e) => e.seq)
+const datas = (answer: PollAnswer) => answer.events.map((e) => (JSON.parse(e.json) as { data: unknown }).data)
+
+test('readPollRequest refuses malformed bodies with a message and accepts a good one', () => {
+  const bad: unknown[] = [
+    null,
+    'x',
+    [],
+    {},
+    { client: 'short', topics: {} },
+    { client: 'abcdefgh', topics: [] },
+    { client: 'abcdefgh', topics: { 'Bad Topic': 1 } },
+    { client: 'abcdefgh', topics: { news: -1 } },
+    { client: 'abcdefgh', topics: { news: 1.5 } },
+    { client: 'abcdefgh', topics: { news: '3' } },
+    { client: 'abcdefgh', boot: 7, topics: {} },
+    { client: 'abcdefgh', topics: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`t${i}`, 0])) },
+  ]
+  for (const body of bad) assert.throws(() => readPollRequest(body), (err: unknown) => err instanceof HubError && err.statusCode === 400, JSON.stringify(body))
+  assert.deepEqual(readPollRequest({ client: 'abcdefgh', boot: 'b', topics: { news: 3, 'log:12': null } }), {
+    client: 'abcdefgh',
+    boot: 'b',
+    topics: { news: 3, 'log:12': null },
+  })
+})
+
+test('fan-out: every waiting client gets every event, in publish order', async () => {
+  const { hub } = makeHub({ batchMs: 20 })
+  const polls = Array.from({ length: 100 }, (_, i) => hub.poll(alice, { client: `client-${String(i).padStart(4, '0')}`, boot: hub.boot, topics: { news: 0 } }))
+  await new Promise((r) => setImmediate(r))
+  for (let i = 1; i <= 10; i++) hub.publish('news', { n: i })
+  const answers = await Promise.all(polls.map((p) => p.answer))
+  for (const answer of answers) {
+    assert.deepEqual(seqs(answer), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert.deepEqual(datas(answer), Array.from({ length: 10 }, (_, i) => ({ n: i + 1 })))
+    assert.equal(answer.cursors.news, 10)
+  }
+  assert.equal(hub.snapshot().delivered, 1000)
+})
+
+test('a poll with nothing to send answers empty at the timeout', async () => {
+  const { hub } = makeHub({ pollTimeoutMs: 100 })
+  hub.start()
+  try {
+    const started = Date.now()
+    const answer = await hub.poll(alice, { client: 'waiting-1', boot: hub.boot, topics: { news: 0 } }).answer
+    assert.deepEqual(answer.events, [])
+    assert.equal(answer.cursors.news, 0)
+    assert.equal(answer.superseded, false)
+    assert.ok(Date.now() - started >= 90, 'it waited for the timeout')
+    assert.equal(hub.snapshot().waiting, 0)
+  } finally {
+    hub.stop()
+  }
+})
+
+test('events published within the batch window arrive in one answer', async () => {
+  const { hub } = makeHub({ batchMs: 60 })
+  const poll = hub.poll(alice, { client: 'batcher-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'a')
+  await new Promise((r) => setTimeout(r, 10))
+  hub.publish('news', 'b')
+  hub.publish('news', 'c')
+  const answer = await poll.answer
+  assert.deepEqual(datas(answer), ['a', 'b', 'c'])
+})
+
+test('a poll answers at once with what is already queued', async () => {
+  const { hub: hub2 } = makeHub()
+  const first = hub2.poll(alice, { client: 'queued-2', boot: hub2.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub2.publish('news', 1)
+  await first.answer
+  hub2.publish('news', 2)
+  hub2.publish('news', 3)
+  const started = Date.now()
+  const answer = await hub2.poll(alice, { client: 'queued-2', boot: hub2.boot, topics: { news: 1 } }).answer
+  assert.deepEqual(seqs(answer), [2, 3])
+  assert.ok(Date.now() - started < 1000)
+})
+
+test('an answer is capped in count and bytes; the rest follows on the next polls', async () => {
+  const { hub } = makeHub({ maxAnswerEvents: 10, maxAnswerBytes: 400 })
+  const first = hub.poll(alice, { client: 'capped-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  for (let i = 1; i <= 25; i++) hub.publish('news', i)
+  let answer = await first.answer
+  assert.equal(answer.events.length, 10)
+  assert.equal(answer.more, true)
+  const got = seqs(answer)
+  while (got.length < 25) {
+    answer = await hub.poll(alice, { client: 'capped-1', boot: hub.boot, topics: { news: answer.cursors.news as number } }).answer
+    assert.ok(answer.events.length > 0)
+    got.push(...seqs(answer))
+  }
+  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => i + 1))
+
+  // bytes: 40-character events, 400 bytes -> fewer than 10 per answer, but never zero
+  const big = hub.poll(alice, { client: 'capped-2', boot: hub.boot, topics: { news: 25 } })
+  await new Promise((r) => setImmediate(r))
+  for (let i = 0; i < 10; i++) hub.publish('news', 'x'.repeat(200))
+  answer = await big.answer
+  assert.ok(answer.events.length >= 1 && answer.events.length < 10, `got ${answer.events.length}`)
+  assert.equal(answer.more, true)
+})
+
+test('a queue overflow becomes a gap that the ring buffer fills, in order, without duplicates', async () => {
+  const { hub } = makeHub({ queueCap: 5, ringSize: 100 })
+  const first = hub.poll(alice, { client: 'overflow-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 1)
+  const answer1 = await first.answer
+  assert.deepEqual(seqs(answer1), [1])
+  // the tab is away (not polling) while 30 events come: its queue keeps only 5
+  for (let i = 2; i <= 31; i++) hub.publish('news', i)
+  assert.equal(hub.snapshot().overflows, 26)
+  const answer2 = await hub.poll(alice, { client: 'overflow-1', boot: hub.boot, topics: { news: 1 } }).answer
+  assert.deepEqual(seqs(answer2), Array.from({ length: 30 }, (_, i) => i + 2))
+  assert.equal(hub.snapshot().gapsFilled, 1)
+})
+
+test('an overflow beyond the ring of a persisted topic is filled from the database', async () => {
+  const { hub, db } = makeHub({ queueCap: 3, ringSize: 4 })
+  const first = hub.poll(alice, { client: 'overflow-db', boot: hub.boot, topics: { 'log:1': 0 } })
+  await new Promise((r) => setImmediate(r))
+  store(hub, db, 1)
+  assert.deepEqual(seqs(await first.answer), [1])
+  for (let seq = 2; seq <= 40; seq += 2) store(hub, db, seq) // ids need not be contiguous
+  const answer = await hub.poll(alice, { client: 'overflow-db', boot: hub.boot, topics: { 'log:1': 1 } }).answer
+  assert.deepEqual(seqs(answer), Array.from({ length: 20 }, (_, i) => 2 + i * 2))
+  assert.ok(db.queries >= 1)
+})
+
+test('a memory topic gap beyond the ring is an explicit reset, never a silent skip', async () => {
+  const { hub } = makeHub({ queueCap: 3, ringSize: 5 })
+  const first = hub.poll(alice, { client: 'resetme-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 1)
+  await first.answer
+  for (let i = 2; i <= 20; i++) hub.publish('news', i)
+  const answer = await hub.poll(alice, { client: 'resetme-1', boot: hub.boot, topics: { news: 1 } }).answer
+  assert.deepEqual(answer.resets, ['news'])
+  assert.equal(answer.cursors.news, 20)
+  assert.deepEqual(answer.events, [])
+  assert.equal(hub.snapshot().resets, 1)
+})
+
+test('an idle client is dropped; when it comes back its gap is filled', async () => {
+  const { hub } = makeHub({ idleMs: 1_000 })
+  const first = hub.poll(alice, { client: 'idle-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 1)
+  await first.answer
+  assert.equal(hub.snapshot().clients, 1)
+  hub.sweep(Date.now() + 2_000)
+  assert.equal(hub.snapshot().clients, 0)
+  assert.equal(hub.snapshot().idleDropped, 1)
+  hub.publish('news', 2)
+  hub.publish('news', 3)
+  const answer = await hub.poll(alice, { client: 'idle-1', boot: hub.boot, topics: { news: 1 } }).answer
+  assert.deepEqual(seqs(answer), [2, 3])
+})
+
+test('a waiting client is never dropped as idle', async () => {
+  const { hub } = makeHub({ idleMs: 1_000, pollTimeoutMs: 60_000 })
+  const poll = hub.poll(alice, { client: 'holder-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.sweep(Date.now() + 2_000)
+  assert.equal(hub.snapshot().clients, 1)
+  hub.publish('news', 'x')
+  assert.deepEqual(seqs(await poll.answer), [1])
+})
+
+test('an aborted poll frees its waiter at once', async () => {
+  const { hub } = makeHub()
+  const poll = hub.poll(alice, { client: 'aborter-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  assert.equal(hub.snapshot().waiting, 1)
+  poll.cancel()
+  assert.equal(hub.snapshot().waiting, 0)
+  assert.equal(hub.snapshot().aborted, 1)
+  // what is published meanwhile stays queued for the next poll
+  hub.publish('news', 'kept')
+  const answer = await hub.poll(alice, { client: 'aborter-1', boot: hub.boot, topics: { news: 0 } }).answer
+  assert.deepEqual(datas(answer), ['kept'])
+})
+
+test('a newer poll of the same client answers the older one empty, marked superseded', async () => {
+  const { hub } = makeHub()
+  const older = hub.poll(alice, { client: 'twin-tab-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  const newer = hub.poll(alice, { client: 'twin-tab-1', boot: hub.boot, topics: { news: 0 } })
+  const oldAnswer = await older.answer
+  assert.equal(oldAnswer.superseded, true)
+  assert.deepEqual(oldAnswer.events, [])
+  hub.publish('news', 'x')
+  assert.deepEqual(seqs(await newer.answer), [1])
+  assert.equal(hub.snapshot().waiting, 0)
+})
+
+test('clients of different users never share a queue, even with the same client id', async () => {
+  const { hub } = makeHub()
+  const a = hub.poll(alice, { client: 'same-id-1', boot: hub.boot, topics: { news: 0 } })
+  const b = hub.poll(bob, { client: 'same-id-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'x')
+  const [answerA, answerB] = await Promise.all([a.answer, b.answer])
+  assert.equal(answerA.superseded || answerB.superseded, false)
+  assert.deepEqual(seqs(answerA), [1])
+  assert.deepEqual(seqs(answerB), [1])
+})
+
+test('a lost answer is sent again to a poll that repeats the old cursor', async () => {
+  const { hub } = makeHub()
+  const first = hub.poll(alice, { client: 'lossy-1', boot: hub.boot, topics: { news: 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'a')
+  hub.publish('news', 'b')
+  assert.deepEqual(seqs(await first.answer), [1, 2])
+  // that answer never reached the tab: it polls with cursor 0 again
+  hub.publish('news', 'c')
+  const again = await hub.poll(alice, { client: 'lossy-1', boot: hub.boot, topics: { news: 0 } }).answer
+  assert.deepEqual(seqs(again), [1, 2, 3])
+  // once acknowledged, they are gone from the queue
+  const acked = hub.poll(alice, { client: 'lossy-1', boot: hub.boot, topics: { news: 3 } })
+  await new Promise((r) => setImmediate(r))
+  assert.equal(hub.snapshot().queued, 0)
+  acked.cancel()
+})
+
+test('after a restart a persisted topic is backfilled from the database, a memory topic resets', async () => {
+  const rows: StoredEvent[] = [1, 2, 3, 4, 5].map((seq) => ({ seq, data: `line ${seq}` }))
+  const before = makeHub({}, rows).hub
+  const { hub, db } = makeHub({}, rows) // the restarted console: new boot id, empty memory
+  assert.notEqual(hub.boot, before.boot)
+  hub.publish('news', 'after restart')
+  const answer = await hub.poll(alice, { client: 'restart-1', boot: before.boot, topics: { 'log:1': 2, news: 7 } }).answer
+  assert.deepEqual(seqs(answer, 'log:1'), [3, 4, 5])
+  assert.deepEqual(answer.resets, ['news'])
+  assert.equal(answer.cursors.news, 1)
+  assert.equal(answer.cursors['log:1'], 5)
+  // rows stored after the backfill arrive once, through the queue
+  const next = hub.poll(alice, { client: 'restart-1', boot: hub.boot, topics: { 'log:1': 5, news: 1 } })
+  await new Promise((r) => setImmediate(r))
+  store(hub, db, 6)
+  assert.deepEqual(seqs(await next.answer), [6])
+})
+
+test('a persisted topic with no cursor starts from the newest stored row', async () => {
+  const rows: StoredEvent[] = [1, 2, 3].map((seq) => ({ seq, data: seq }))
+  const { hub, db } = makeHub({}, rows)
+  const waiting = hub.poll(alice, { client: 'fresh-1', boot: null, topics: { 'log:1': null } }).answer
+  await new Promise((r) => setTimeout(r, 5))
+  store(hub, db, 4)
+  const answer = await waiting
+  assert.deepEqual(seqs(answer), [4])
+})
+
+test('a tab may only watch topics its user may see, and only known topics', async () => {
+  const { hub } = makeHub()
+  await assert.rejects(hub.poll(alice, { client: 'snooper-1', boot: hub.boot, topics: { secret: 0 } }).answer, (err: unknown) => err instanceof HubError && err.statusCode === 403)
+  await assert.rejects(hub.poll(alice, { client: 'snooper-1', boot: hub.boot, topics: { nosuch: 0 } }).answer, (err: unknown) => err instanceof HubError && err.statusCode === 400)
+  assert.equal(hub.snapshot().waiting, 0)
+})
+
+test('dropping a topic from the poll unsubscribes the tab from it', async () => {
+  const { hub } = makeHub()
+  const first = hub.poll(alice, { client: 'switcher-1', boot: hub.boot, topics: { news: 0, 'log:1': 0 } })
+  await new Promise((r) => setImmediate(r))
+  first.cancel()
+  const second = hub.poll(alice, { client: 'switcher-1', boot: hub.boot, topics: { 'log:1': 0 } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'unseen')
+  assert.equal(hub.snapshot().queued, 0)
+  second.cancel()
+})
+
+test('stop answers every waiting poll empty', async () => {
+  const { hub } = makeHub()
+  const polls = [1, 2, 3].map((i) => hub.poll(alice, { client: `stopper-${i}xxx`, boot: hub.boot, topics: { news: 0 } }))
+  await new Promise((r) => setImmediate(r))
+  hub.stop()
+  for (const answer of await Promise.all(polls.map((p) => p.answer))) assert.deepEqual(answer.events, [])
+})
