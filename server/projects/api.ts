@@ -55,7 +55,7 @@ function apiErrors(errors: FieldErrors): FieldErrors {
 
 /** /api/projects: the same validation and messages as the forms, errors as {error, details}. */
 const projectApi: FastifyPluginAsync = async (app) => {
-  const service = createProjectsService(app.knex)
+  const service = createProjectsService(app.knex, app.hub)
 
   app.get('/projects', async (request) => {
     const query = parseListQuery(request.query, PROJECT_SORTS, 'title')

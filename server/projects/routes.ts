@@ -26,7 +26,7 @@ function selectedIds(value: unknown): string[] {
 
 /** The project pages: list, show, and the admin's create / edit / delete forms. */
 const projectRoutes: FastifyPluginAsync = async (app) => {
-  const service = createProjectsService(app.knex)
+  const service = createProjectsService(app.knex, app.hub)
   const servers = createServersRepository(app.knex)
 
   async function form(reply: FastifyReply, values: Record<string, unknown>, errors: FieldErrors, id: number | null, status = 200) {
@@ -47,7 +47,14 @@ const projectRoutes: FastifyPluginAsync = async (app) => {
   app.get('/projects', async (request, reply) => {
     const query = parseListQuery(request.query, PROJECT_SORTS, 'title')
     const page = await service.repo.list(query)
-    return reply.render('projects/list', { title: 'Projects', page, query })
+    return reply.render('projects/list', { title: 'Projects', page, query , liveCursor: app.hub.head('projects') })
+  })
+
+  // the live list fetches a changed row as this user would see it
+  app.get('/projects/:id/row', async (request, reply) => {
+    const project = await service.repo.findById(idParam(request, 'Project'))
+    if (!project) throw notFound('Project')
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(await reply.viewAsync('projects/row', { p: project, user: request.user }))
   })
 
   app.get('/projects/new', admin, async (_request, reply) => form(reply, NEW_PROJECT, {}, null))

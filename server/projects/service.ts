@@ -4,6 +4,8 @@ import type { FieldErrors } from '../web/validate.ts'
 import { createProjectsRepository, type Project, type ProjectInput } from './repository.ts'
 import { createServersRepository } from '../servers/repository.ts'
 import { readProject, type ReadOptions } from './schema.ts'
+import type { Hub } from '../realtime/hub.ts'
+import { announce } from '../realtime/live-lists.ts'
 
 export type SaveResult = { ok: true; project: Project } | { ok: false; errors: FieldErrors; notFound?: boolean }
 
@@ -24,9 +26,10 @@ function missingMessage(missing: number[]): string {
 /**
  * The one place a project is validated and written, for the forms and the
  * API alike. The project row and its server links change in one
- * transaction, so a failure leaves neither half behind.
+ * transaction, so a failure leaves neither half behind. Every change is
+ * announced to the open list pages through the hub.
  */
-export function createProjectsService(knex: Knex) {
+export function createProjectsService(knex: Knex, hub?: Hub) {
   const repo = createProjectsRepository(knex)
   const servers = createServersRepository(knex)
 
@@ -54,7 +57,9 @@ export function createProjectsService(knex: Knex) {
         if (Object.keys(found).length) throw new Invalid(found)
         return id === null ? repo.create(value as ProjectInput, trx) : repo.update(id, value, trx)
       })
-      return project ? { ok: true, project } : { ok: false, errors: {}, notFound: true }
+      if (!project) return { ok: false, errors: {}, notFound: true }
+      announce(hub, 'projects', id === null ? 'created' : 'updated', project.id, project.title)
+      return { ok: true, project }
     } catch (err) {
       if (err instanceof Invalid) return { ok: false, errors: err.errors }
       if (isUniqueViolation(err)) return { ok: false, errors: duplicate(value.title) }
@@ -75,11 +80,13 @@ export function createProjectsService(knex: Knex) {
 
     /** The project, as it was, if it existed and is now gone. */
     async remove(id: number): Promise<Project | null> {
-      return knex.transaction(async (trx) => {
+      const removed = await knex.transaction(async (trx) => {
         const project = await repo.findById(id, trx)
         if (!project || !(await repo.remove(id, trx))) return null
         return project
       })
+      if (removed) announce(hub, 'projects', 'deleted', removed.id, removed.title)
+      return removed
     },
   }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { Hub, type HubOptions } from './hub.ts'
+import { registerLiveLists } from './live-lists.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +13,7 @@ declare module 'fastify' {
 export default fp(
   async (app, opts: Partial<HubOptions>) => {
     const hub = new Hub(opts)
+    registerLiveLists(hub)
     app.decorate('hub', hub)
     app.addHook('onReady', async () => hub.start())
     // before the server closes its sockets, so no poll is left hanging until the timeout

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { HubError, readPollRequest, type PollAnswer } from './hub.ts'
 import { HttpError } from '../web/errors.ts'
+import { prometheusText } from './prometheus.ts'
 
 /** The wire form of an answer: events are serialized once at publish time and spliced in here. */
 export function answerJson(answer: PollAnswer): string {
@@ -42,6 +43,11 @@ const realtimeRoutes: FastifyPluginAsync = async (app) => {
       .header('cache-control', 'no-store')
       .type('application/json; charset=utf-8')
       .send(answerJson(answer))
+  })
+
+  // for Prometheus (an admin's API token as Bearer) and for a look by hand
+  app.get('/metrics', { config: { role: 'admin' } }, async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').type('text/plain; version=0.0.4; charset=utf-8').send(prometheusText(app.hub))
   })
 }
 

@@ -27,7 +27,7 @@ export function serverJson(server: Server) {
 
 /** /api/servers: the same validation and messages as the forms, errors as {error, details}. */
 const serverApi: FastifyPluginAsync = async (app) => {
-  const service = createServersService(app.knex)
+  const service = createServersService(app.knex, app.hub)
 
   app.get('/servers', async (request) => {
     const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
@@ -60,8 +60,8 @@ const serverApi: FastifyPluginAsync = async (app) => {
 
   app.delete('/servers/:id', admin, async (request, reply) => {
     const id = idParam(request, 'Server')
-    const server = await service.repo.findById(id)
-    if (!server || !(await service.repo.remove(id))) throw notFound('Server')
+    const server = await service.remove(id)
+    if (!server) throw notFound('Server')
     await request.audit('server.delete', { type: 'server', id }, server.hostname)
     return reply.code(204).send()
   })

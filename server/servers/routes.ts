@@ -12,7 +12,7 @@ const admin = { config: { role: 'admin' as const } }
 
 /** The server pages: list, show, and the admin's create / edit / delete forms. */
 const serverRoutes: FastifyPluginAsync = async (app) => {
-  const service = createServersService(app.knex)
+  const service = createServersService(app.knex, app.hub)
   const credentials = createCredentialsRepository(app.knex)
 
   async function form(reply: FastifyReply, values: Record<string, unknown>, errors: FieldErrors, id: number | null, status = 200) {
@@ -29,7 +29,14 @@ const serverRoutes: FastifyPluginAsync = async (app) => {
   app.get('/servers', async (request, reply) => {
     const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
     const page = await service.repo.list(query)
-    return reply.render('servers/list', { title: 'Servers', page, query })
+    return reply.render('servers/list', { title: 'Servers', page, query, liveCursor: app.hub.head('servers') })
+  })
+
+  // the live list fetches a changed row as this user would see it
+  app.get('/servers/:id/row', async (request, reply) => {
+    const server = await service.repo.findById(idParam(request, 'Server'))
+    if (!server) throw notFound('Server')
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(await reply.viewAsync('servers/row', { s: server, user: request.user }))
   })
 
   app.get('/servers/new', admin, async (_request, reply) => form(reply, { port: 22, username: 'root', env: 'test' }, {}, null))
@@ -81,8 +88,8 @@ const serverRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/servers/:id/delete', admin, async (request, reply) => {
     const id = idParam(request, 'Server')
-    const server = await service.repo.findById(id)
-    if (!server || !(await service.repo.remove(id))) throw notFound('Server')
+    const server = await service.remove(id)
+    if (!server) throw notFound('Server')
     await request.audit('server.delete', { type: 'server', id }, server.hostname)
     return done(request, reply, '/servers', `Server ${server.hostname} deleted.`, { id })
   })
