@@ -57,6 +57,8 @@ export interface BrowserSession {
   page: Page
   /** Absolute URL for a path on the app. */
   url(path: string): string
+  /** Another person on the same console: a context of their own (own cookies), closed with the session. */
+  newPerson(opts?: { javaScriptEnabled?: boolean }): Promise<Page>
 }
 
 /**
@@ -68,10 +70,12 @@ export async function openApp(t: TestContext, opts: { javaScriptEnabled?: boolea
   const browser = await sharedBrowser()
   const app = await buildApp(await testConfig(t), { logger: false })
   let context: BrowserContext | null = null
+  const others: BrowserContext[] = []
   // a script error or a blocked script (CSP) would quietly turn the JS tests
   // into no-JS tests, so any such message fails the test
   const problems: string[] = []
   t.after(async () => {
+    for (const other of others) await other.close()
     await context?.close()
     await app.close()
     assert.deepEqual(problems, [], 'the pages logged no script errors')
@@ -82,16 +86,25 @@ export async function openApp(t: TestContext, opts: { javaScriptEnabled?: boolea
   context = await browser.newContext({ javaScriptEnabled: opts.javaScriptEnabled ?? true, baseURL: base })
   // a failed expectation should fail fast, not after playwright's 30 s default
   context.setDefaultTimeout(10_000)
-  const page = await context.newPage()
-  page.on('pageerror', (err) => problems.push(err.message))
-  page.on('console', (message) => {
-    // a 4xx page (an invalid form answers 400) is logged too, and is expected;
-    // an asset answered with a page instead (MIME type refused) is the subject
-    // of its own test in auth.test.ts rather than a failure of every test
-    const text = message.text()
-    if (message.type() === 'error' && !text.startsWith('Failed to load resource') && !/MIME type/.test(text)) problems.push(text)
-  })
-  return { app, base, context, page, url: (path) => base + path }
+  const watch = (page: Page): Page => {
+    page.on('pageerror', (err) => problems.push(err.message))
+    page.on('console', (message) => {
+      // a 4xx page (an invalid form answers 400) is logged too, and is expected;
+      // an asset answered with a page instead (MIME type refused) is the subject
+      // of its own test in auth.test.ts rather than a failure of every test
+      const text = message.text()
+      if (message.type() === 'error' && !text.startsWith('Failed to load resource') && !/MIME type/.test(text)) problems.push(text)
+    })
+    return page
+  }
+  const page = watch(await context.newPage())
+  const newPerson = async (more: { javaScriptEnabled?: boolean } = {}): Promise<Page> => {
+    const other = await browser.newContext({ javaScriptEnabled: more.javaScriptEnabled ?? true, baseURL: base })
+    other.setDefaultTimeout(10_000)
+    others.push(other)
+    return watch(await other.newPage())
+  }
+  return { app, base, context, page, url: (path) => base + path, newPerson }
 }
 
 /** Fills and submits the sign-in form as a person would, and waits to land elsewhere. */

@@ -1,0 +1,119 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Page } from 'playwright-core'
+import { openApp, signedIn, signInThroughPage, skipWithoutChromium, submit } from './browser-helper.ts'
+import { createUser } from '../helper.ts'
+
+const skip = skipWithoutChromium
+
+/** Types a message and sends it with Enter, as a person does. */
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill('#room-body', text)
+  await page.press('#room-body', 'Enter')
+  // the textarea empties once the console has taken the message
+  await page.waitForFunction("document.getElementById('room-body').value === ''")
+}
+
+async function shown(page: Page): Promise<string[]> {
+  return page.locator('#room-messages li .body').allTextContents()
+}
+
+test('two people in /room: what one posts, the other sees within a second, with author and time', { skip }, async (t) => {
+  const session = await openApp(t)
+  await signedIn(session, 'deployer', 'ana')
+  const other = await session.newPerson()
+  await createUser(session.app, 'ben', 'viewer')
+  await signInThroughPage(other, 'ben')
+
+  await session.page.goto('/room')
+  await other.goto('/room')
+  // both tabs' polls are held by the console
+  while (session.app.hub.snapshot().waiting < 2) await new Promise((r) => setTimeout(r, 10))
+
+  const started = Date.now()
+  await session.page.fill('#room-body', 'deploying shop to prod <b>now</b>')
+  await session.page.press('#room-body', 'Enter')
+  await other.locator('#room-messages li', { hasText: 'deploying shop to prod <b>now</b>' }).waitFor({ timeout: 1000 })
+  const elapsed = Date.now() - started
+  assert.ok(elapsed < 1000, `seen after ${elapsed} ms`)
+
+  const item = other.locator('#room-messages li').last()
+  assert.equal((await item.locator('.author').textContent())?.trim(), 'ana')
+  assert.match((await item.locator('time').getAttribute('datetime')) ?? '', /^\d{4}-\d\d-\d\dT/)
+  // the sender sees it too, once, in the same place
+  await session.page.locator('#room-messages li', { hasText: 'deploying shop' }).waitFor()
+  assert.deepEqual(await shown(session.page), await shown(other))
+  assert.equal(await other.locator('#room-messages b').count(), 0, 'the message is text, not markup')
+})
+
+test('a tab whose network is cut for 10 s while 50 messages are posted shows all 50 afterwards, in order, none twice', { skip, timeout: 90_000 }, async (t) => {
+  const session = await openApp(t)
+  await signedIn(session, 'deployer', 'ana')
+  const other = await session.newPerson()
+  await createUser(session.app, 'ben', 'viewer')
+  await signInThroughPage(other, 'ben')
+  await session.page.goto('/room')
+  await say(session.page, 'before the cut')
+  await other.goto('/room')
+  while (session.app.hub.snapshot().waiting < 2) await new Promise((r) => setTimeout(r, 10))
+
+  const cutAt = Date.now()
+  await other.context().setOffline(true)
+  const sent: string[] = []
+  for (let i = 1; i <= 50; i++) {
+    const text = `line ${String(i).padStart(2, '0')}`
+    await say(session.page, text)
+    sent.push(text)
+  }
+  // the cut tab says it is reconnecting rather than pretending to be live
+  await other.waitForFunction("document.body.getAttribute('data-poll-state') === 'reconnecting'", undefined, { timeout: 20_000 })
+  assert.ok(await other.locator('.poll-state').isVisible())
+  const wait = 10_000 - (Date.now() - cutAt)
+  if (wait > 0) await other.waitForTimeout(wait)
+  await other.context().setOffline(false)
+
+  await other.locator('#room-messages li', { hasText: 'line 50' }).waitFor({ timeout: 40_000 })
+  await other.waitForFunction("document.body.getAttribute('data-poll-state') === 'live'")
+  assert.deepEqual(await shown(other), ['before the cut', ...sent])
+  assert.deepEqual(await shown(session.page), ['before the cut', ...sent])
+  const ids = await other.locator('#room-messages li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))))
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'in the order the console stored them')
+  assert.equal(new Set(ids).size, ids.length, 'none twice')
+})
+
+test('a reload of the same tab keeps its place: nothing is lost or shown twice', { skip }, async (t) => {
+  const session = await openApp(t)
+  await signedIn(session, 'viewer', 'ana')
+  const { page } = session
+  await page.goto('/room')
+  await say(page, 'one')
+  const tabClient = "JSON.parse(sessionStorage.getItem('longship.poll') || '{}').client"
+  const client = await page.evaluate<string>(tabClient)
+  assert.ok(client)
+  await page.reload()
+  await say(page, 'two')
+  assert.deepEqual(await shown(page), ['one', 'two'])
+  // the same tab keeps its poll client (and so its queue on the console) across the reload
+  assert.equal(await page.evaluate<string>(tabClient), client)
+})
+
+test('the room without JavaScript shows the history and a refresh link, and posts through the form', { skip }, async (t) => {
+  const session = await openApp(t, { javaScriptEnabled: false })
+  await signedIn(session, 'viewer', 'ana')
+  const { page } = session
+  await session.app.knex('room_messages').insert({ user_id: null, body: 'from the archive', created_at: new Date() })
+  await page.goto('/room')
+  assert.deepEqual(await shown(page), ['from the archive'])
+  assert.ok(await page.locator('#room-refresh').isVisible())
+
+  await page.fill('#room-body', 'hello without scripts')
+  await submit(page, '#room-form button[type="submit"]')
+  assert.equal(new URL(page.url()).pathname, '/room')
+  assert.deepEqual(await shown(page), ['from the archive', 'hello without scripts'])
+
+  await page.fill('#room-body', ' ')
+  await page.locator('#room-body').evaluate((node) => node.removeAttribute('required'))
+  await submit(page, '#room-form button[type="submit"]')
+  assert.equal((await page.textContent('#room-body-error'))?.trim(), 'Write a message')
+  assert.deepEqual(await shown(page), ['from the archive', 'hello without scripts'])
+})
