@@ -11,7 +11,7 @@ async function say(page: Page, text: string): Promise<void> {
   await page.fill('#room-body', text)
   await page.press('#room-body', 'Enter')
   // the textarea empties once the console has taken the message
-  await page.waitForFunction("document.getElementById('room-body').value === ''")
+  while ((await page.inputValue('#room-body')) !== '') await page.waitForTimeout(10)
 }
 
 async function shown(page: Page): Promise<string[]> {
@@ -66,14 +66,14 @@ test('a tab whose network is cut for 10 s while 50 messages are posted shows all
     sent.push(text)
   }
   // the cut tab says it is reconnecting rather than pretending to be live
-  await other.waitForFunction("document.body.getAttribute('data-poll-state') === 'reconnecting'", undefined, { timeout: 20_000 })
+  await other.locator('body[data-poll-state="reconnecting"]').waitFor({ state: 'attached', timeout: 20_000 })
   assert.ok(await other.locator('.poll-state').isVisible())
   const wait = 10_000 - (Date.now() - cutAt)
   if (wait > 0) await other.waitForTimeout(wait)
   await other.context().setOffline(false)
 
   await other.locator('#room-messages li', { hasText: 'line 50' }).waitFor({ timeout: 40_000 })
-  await other.waitForFunction("document.body.getAttribute('data-poll-state') === 'live'")
+  await other.locator('body[data-poll-state="live"]').waitFor({ state: 'attached' })
   assert.deepEqual(await shown(other), ['before the cut', ...sent])
   assert.deepEqual(await shown(session.page), ['before the cut', ...sent])
   const ids = await other.locator('#room-messages li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-seq'))))
@@ -87,14 +87,18 @@ test('a reload of the same tab keeps its place: nothing is lost or shown twice',
   const { page } = session
   await page.goto('/room')
   await say(page, 'one')
-  const tabClient = "JSON.parse(sessionStorage.getItem('longship.poll') || '{}').client"
-  const client = await page.evaluate<string>(tabClient)
+  // the page's own sessionStorage (no DOM types in this project's tsconfig)
+  const tabClient = () => {
+    const store = (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage
+    return (JSON.parse(store.getItem('longship.poll') ?? '{}') as { client?: string }).client
+  }
+  const client = await page.evaluate(tabClient)
   assert.ok(client)
   await page.reload()
   await say(page, 'two')
   assert.deepEqual(await shown(page), ['one', 'two'])
   // the same tab keeps its poll client (and so its queue on the console) across the reload
-  assert.equal(await page.evaluate<string>(tabClient), client)
+  assert.equal(await page.evaluate(tabClient), client)
 })
 
 test('the room without JavaScript shows the history and a refresh link, and posts through the form', { skip }, async (t) => {
