@@ -74,7 +74,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   })
   await app.register(cookie)
   await app.register(db, { config, migrate: opts.migrate ?? true })
-  const store = new KnexSessionStore(app.knex, config.sessionMaxAgeMs)
+  const store = new KnexSessionStore(app.knex, config.sessionMaxAgeMs, config.sessionCacheMs)
   store.startPurging()
   app.addHook('onClose', async () => store.stopPurging())
   await app.register(session, {

@@ -32,6 +32,8 @@ export interface Config {
   trustProxy: boolean
   /** How long a long poll is held before it answers empty (keep it under any proxy's read timeout). */
   pollTimeoutMs: number
+  /** How long a session read is reused before the database is asked again (0: never reused). */
+  sessionCacheMs: number
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -121,5 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionMaxAgeMs: integer(env, 'SESSION_MAX_AGE_HOURS', 24 * 7, 1, 24 * 365) * 3600 * 1000,
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     pollTimeoutMs: integer(env, 'POLL_TIMEOUT_MS', 25_000, 100, 120_000),
+    sessionCacheMs: integer(env, 'SESSION_CACHE_MS', 5_000, 0, 60_000),
   }
 }

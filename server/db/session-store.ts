@@ -1,8 +1,12 @@
 import type { Knex } from 'knex'
+import { toDate } from './connection.ts'
 import type { SessionStore } from '@fastify/session'
 import type { Session } from 'fastify'
 
 type Callback = (err?: unknown) => void
+
+/** Stores of this process, so ending a user's sessions also empties their read caches. */
+const liveStores = new Set<KnexSessionStore>()
 
 /**
  * Ends every session of a user but the one given (the caller's own, after
@@ -11,21 +15,50 @@ type Callback = (err?: unknown) => void
 export async function destroyUserSessions(knex: Knex, userId: number, exceptSid?: string): Promise<number> {
   const query = knex('sessions').where({ user_id: userId })
   if (exceptSid) query.whereNot({ sid: exceptSid })
-  return query.del()
+  const removed = await query.del()
+  for (const store of liveStores) store.forgetUser(userId, exceptSid)
+  return removed
+}
+
+interface Cached {
+  json: string
+  userId: number | null
+  until: number
 }
 type GetCallback = (err: unknown, session?: Session | null) => void
 
 /**
  * Sessions live in the database so a restart (or a second instance) logs
  * nobody out. Expired rows are ignored on read and purged periodically.
+ *
+ * Reads are cached for a few seconds: every tab re-polls after each answer,
+ * and a database read per poll would cost more than the poll itself. Sign-out
+ * and "end this user's sessions" empty the cache of this process at once; a
+ * second instance behind the same database notices within `cacheMs`.
  */
 export class KnexSessionStore implements SessionStore {
   private timer: NodeJS.Timeout | undefined
+  private readonly cache = new Map<string, Cached>()
+  private static readonly MAX_CACHED = 50_000
 
   constructor(
     private readonly knex: Knex,
     private readonly defaultMaxAgeMs: number,
-  ) {}
+    private readonly cacheMs = 5_000,
+  ) {
+    liveStores.add(this)
+  }
+
+  private remember(sid: string, json: string, userId: number | null, expiresAt: Date): void {
+    if (this.cacheMs <= 0) return
+    this.cache.delete(sid)
+    if (this.cache.size >= KnexSessionStore.MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string)
+    this.cache.set(sid, { json, userId, until: Math.min(Date.now() + this.cacheMs, expiresAt.getTime()) })
+  }
+
+  forgetUser(userId: number, exceptSid?: string): void {
+    for (const [sid, entry] of this.cache) if (entry.userId === userId && sid !== exceptSid) this.cache.delete(sid)
+  }
 
   startPurging(everyMs = 15 * 60 * 1000): void {
     this.timer = setInterval(() => {
@@ -36,6 +69,8 @@ export class KnexSessionStore implements SessionStore {
 
   stopPurging(): void {
     if (this.timer) clearInterval(this.timer)
+    liveStores.delete(this)
+    this.cache.clear()
   }
 
   async purge(now = new Date()): Promise<number> {
@@ -50,22 +85,41 @@ export class KnexSessionStore implements SessionStore {
   set(sid: string, session: Session, callback: Callback): void {
     const userId = (session as { userId?: number }).userId ?? null
     const row = { sid, data: JSON.stringify(session), expires_at: this.expiresAt(session), user_id: userId }
+    this.cache.delete(sid)
     this.knex('sessions')
       .insert(row)
       .onConflict('sid')
       .merge(['data', 'expires_at', 'user_id'])
-      .then(() => callback(), callback)
+      .then(() => {
+        this.remember(sid, row.data, userId, row.expires_at)
+        callback()
+      }, callback)
   }
 
   get(sid: string, callback: GetCallback): void {
+    const cached = this.cache.get(sid)
+    if (cached && cached.until > Date.now()) {
+      // parsed afresh each time: the session plugin changes the object it gets
+      callback(null, JSON.parse(cached.json) as Session)
+      return
+    }
     this.knex('sessions')
       .where({ sid })
       .andWhere('expires_at', '>', new Date())
-      .first('data')
-      .then((row: { data: string } | undefined) => callback(null, row ? (JSON.parse(row.data) as Session) : null), callback)
+      .first('data', 'user_id', 'expires_at')
+      .then((row: { data: string; user_id: number | null; expires_at: unknown } | undefined) => {
+        if (!row) {
+          this.cache.delete(sid)
+          return callback(null, null)
+        }
+        const expires = toDate(row.expires_at) ?? new Date()
+        this.remember(sid, row.data, row.user_id === null ? null : Number(row.user_id), expires)
+        callback(null, JSON.parse(row.data) as Session)
+      }, callback)
   }
 
   destroy(sid: string, callback: Callback): void {
+    this.cache.delete(sid)
     this.knex('sessions')
       .where({ sid })
       .del()

@@ -50,7 +50,7 @@ export interface HubOptions {
   ringSize: number
   maxAnswerEvents: number
   maxAnswerBytes: number
-  /** A client that has not polled for this long (and is not waiting) is dropped. */
+  /** A client that has not polled for this long (and is not waiting) is dropped; default 2 poll timeouts + 5 s. */
   idleMs: number
 }
 
@@ -187,7 +187,9 @@ export class Hub {
   private sweepTimer: NodeJS.Timeout | null = null
 
   constructor(options: Partial<HubOptions> = {}) {
-    this.options = { ...DEFAULT_HUB_OPTIONS, ...options }
+    const pollTimeoutMs = options.pollTimeoutMs ?? DEFAULT_HUB_OPTIONS.pollTimeoutMs
+    // about two poll timeouts without a poll: a tab between two polls is never idle that long
+    this.options = { ...DEFAULT_HUB_OPTIONS, idleMs: 2 * pollTimeoutMs + 5_000, ...options }
   }
 
   /** Checks timeouts and idle clients; a single timer instead of one per poll. */
