@@ -1,0 +1,227 @@
+/**
+ * The simulated tabs of bench/poll.ts: each keeps its own cursor and one poll
+ * in flight on a kept-alive socket, polls again as soon as an answer arrives,
+ * and checks every line it receives: latency from the timestamp the publisher
+ * put in it, and loss, duplicates and order from its counter.
+ */
+import http from 'node:http'
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks'
+import type { PollRead, Tab, Target } from './poll-targets.ts'
+
+/** Wall-clock milliseconds with fractions; the same clock in every thread of the bench. */
+export const now = () => performance.timeOrigin + performance.now()
+
+/** What the publisher sends: its clock and a counter. */
+export function line(t: number, n: number): string {
+  return `{"t":${t.toFixed(3)},"n":${n}}`
+}
+
+/**
+ * The publisher's clock and counter from a line. The format is our own, so
+ * a scan reads it (a tab reads some 100,000 lines a second in the stream and
+ * the generator must not be what limits it); anything else goes through
+ * JSON.parse and is counted as foreign when it is not a line of ours.
+ */
+function readLine(text: string): { t: number; n: number } | null {
+  const comma = text.indexOf(',"n":')
+  if (text.startsWith('{"t":') && comma > 0 && text.endsWith('}')) {
+    const t = Number(text.slice(5, comma))
+    const n = Number(text.slice(comma + 5, -1))
+    if (Number.isFinite(t) && Number.isSafeInteger(n) && n > 0) return { t, n }
+  }
+  try {
+    const parsed = JSON.parse(text) as { t?: unknown; n?: unknown }
+    return typeof parsed.t === 'number' && typeof parsed.n === 'number' && Number.isSafeInteger(parsed.n) && parsed.n > 0 ? { t: parsed.t, n: parsed.n } : null
+  } catch {
+    return null
+  }
+}
+
+/** Microseconds, 1 µs to an hour, 3 significant digits (an HDR histogram). */
+export function latencyHistogram(): RecordableHistogram {
+  return createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 3 })
+}
+
+/** Per tab, per tally: which counters it has seen. */
+class Seen {
+  bits = new Uint8Array(64)
+  highest = 0
+
+  /** True when n was new. */
+  mark(n: number): boolean {
+    const byte = n >> 3
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.bits.length * 2))
+      grown.set(this.bits)
+      this.bits = grown
+    }
+    const mask = 1 << (n & 7)
+    if ((this.bits[byte] as number) & mask) return false
+    this.bits[byte] = (this.bits[byte] as number) | mask
+    return true
+  }
+}
+
+/** The figures of one phase (a warm-up, the fan-out rounds, the stream). */
+export class Tally {
+  /** Latency in microseconds (HDR histogram, 3 significant digits). */
+  readonly latency = latencyHistogram()
+  /** When set, latencies are recorded here too (one fan-out round). */
+  round: RecordableHistogram | null = null
+  /** Lines received for the first time, over all tabs. */
+  delivered = 0
+  /** Answers that carried at least one line. */
+  answers = 0
+  /** Answers with nothing (a timeout, or only events already seen). */
+  empty = 0
+  duplicates = 0
+  outOfOrder = 0
+  /** Lines that were not the publisher's (must stay 0). */
+  foreign = 0
+  /** Non-200 answers and broken connections (each retried after 100 ms). */
+  errors = 0
+  resets = 0
+  superseded = 0
+  firstAt = Infinity
+  lastAt = 0
+  private counts = new Uint32Array(1024)
+  private readonly seen = new Map<Subscriber, Seen>()
+
+  /** How many tabs have received line n so far. */
+  receivedBy(n: number): number {
+    return this.counts[n] ?? 0
+  }
+
+  /** Over lines 1..published, what the tabs should have got and did not. */
+  lost(published: number, tabs: number): number {
+    let lost = 0
+    for (let n = 1; n <= published; n++) lost += tabs - this.receivedBy(n)
+    return lost
+  }
+
+  record(sub: Subscriber, read: PollRead, at: number): void {
+    if (!read.ok) {
+      this.errors++
+      return
+    }
+    if (read.reset) this.resets++
+    if (read.superseded) this.superseded++
+    this.duplicates += read.stale
+    if (!read.lines.length) {
+      this.empty++
+      return
+    }
+    this.answers++
+    let seen = this.seen.get(sub)
+    if (!seen) this.seen.set(sub, (seen = new Seen()))
+    for (const text of read.lines) {
+      const msg = readLine(text)
+      if (!msg) {
+        this.foreign++
+        continue
+      }
+      if (!seen.mark(msg.n)) {
+        this.duplicates++
+        continue
+      }
+      if (msg.n < seen.highest) this.outOfOrder++
+      else seen.highest = msg.n
+      this.delivered++
+      const us = Math.max(1, Math.round((at - msg.t) * 1000))
+      this.latency.record(us)
+      this.round?.record(us)
+      if (msg.n >= this.counts.length) {
+        const grown = new Uint32Array(Math.max(msg.n + 1, this.counts.length * 2))
+        grown.set(this.counts)
+        this.counts = grown
+      }
+      this.counts[msg.n] = (this.counts[msg.n] as number) + 1
+    }
+    if (at < this.firstAt) this.firstAt = at
+    if (at > this.lastAt) this.lastAt = at
+  }
+}
+
+export class Subscriber {
+  closed = false
+
+  constructor(
+    private readonly tab: Tab,
+    private readonly pool: ClientPool,
+    private readonly agent: http.Agent,
+  ) {}
+
+  poll(): void {
+    if (this.closed) return
+    const spec = this.tab.request()
+    const headers = { ...spec.headers }
+    if (spec.body !== undefined) headers['content-length'] = Buffer.byteLength(spec.body)
+    let settled = false
+    const retry = () => {
+      if (settled || this.closed) return
+      settled = true
+      this.pool.tally.errors++
+      setTimeout(() => this.poll(), 100)
+    }
+    const req = http.request({ host: this.pool.target.host, port: this.pool.target.port, method: spec.method, path: spec.path, headers, agent: this.agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', retry)
+      res.on('end', () => {
+        const at = now()
+        if (settled || this.closed) return
+        settled = true
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
+        this.pool.tally.record(this, this.tab.read(res.statusCode ?? 0, res.headers, body), at)
+        // the next poll after every answer already waiting has been read, so
+        // that their arrival times are not held up by sending new requests
+        setImmediate(() => this.poll())
+      })
+    })
+    req.on('error', retry)
+    req.end(spec.body)
+  }
+}
+
+/** Tabs per kept-alive agent: the agent's bookkeeping is linear in its sockets. */
+const TABS_PER_AGENT = 100
+
+/** The tabs of one phase against one target. */
+export class ClientPool {
+  tally = new Tally()
+  readonly subscribers: Subscriber[] = []
+  private readonly agents: http.Agent[] = []
+
+  constructor(
+    readonly target: Target,
+    private readonly prefix: string,
+  ) {}
+
+  get size(): number {
+    return this.subscribers.length
+  }
+
+  /** Opens tabs up to `count`, a batch at a time so the listen backlog never overflows. */
+  async grow(count: number): Promise<void> {
+    while (this.subscribers.length < count) {
+      const batchEnd = Math.min(count, this.subscribers.length + 250)
+      while (this.subscribers.length < batchEnd) {
+        const i = this.subscribers.length
+        if (i % TABS_PER_AGENT === 0) {
+          // kept alive between polls; maxFreeSockets too, or the agent would close
+          // every socket beyond 256 that is free for a moment between two polls
+          this.agents.push(new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity }))
+        }
+        const sub = new Subscriber(this.target.tab(`${this.prefix}-${String(i).padStart(5, '0')}`), this, this.agents[this.agents.length - 1] as http.Agent)
+        this.subscribers.push(sub)
+        sub.poll()
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+
+  close(): void {
+    for (const sub of this.subscribers) sub.closed = true
+    for (const agent of this.agents) agent.destroy()
+  }
+}

@@ -1,0 +1,499 @@
+/**
+ * poll: the long poll (`POST /poll`) against Nchan's long-poll subscriber,
+ * with the same load generator and the same clients for both.
+ *
+ *   npm run bench:poll
+ *   BENCH_CLIENTS=1000 BENCH_DURATION=10 BENCH_TARGETS=longship npm run bench:poll   # a quick look
+ *
+ * Starts each server as a child process on 127.0.0.1 (the console: `node
+ * --import tsx server/main.ts` on a fresh SQLite file, signed in through the
+ * real /setup form; Nchan: Debian's nginx + libnginx-mod-nchan on a config of
+ * its own, bench/nchan/nginx.conf.template) and, from this process, with a
+ * kept-alive socket and its own cursor per simulated tab:
+ *
+ * 1. memory per idle held poll: (RSS with N tabs each holding a poll − RSS
+ *    before) / N, at 1,000, 5,000 and 10,000 tabs (Nchan: master + workers);
+ * 2. fan-out: one event to all 10,000 tabs, BENCH_ROUNDS times (10), each
+ *    round once every tab is held again: latency p50/p99/max, loss, duplicates;
+ * 3. stream: 1,000 tabs on one topic while a publisher (a process of its own)
+ *    sends BENCH_RATE lines a second (2,000) for BENCH_DURATION s (60):
+ *    delivered lines a second, latency, events per answer, loss, duplicates.
+ *
+ * Every line holds the publisher's clock and a counter, so each tab measures
+ * latency (its arrival time − that clock) and finds loss, duplicates and
+ * disorder itself. Knobs: BENCH_CLIENTS (10000), BENCH_DURATION (60),
+ * BENCH_TARGETS ("longship,nchan"), BENCH_RATE (2000), BENCH_ROUNDS (10),
+ * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length).
+ */
+import http from 'node:http'
+import { cpus, loadavg } from 'node:os'
+import { spawn, spawnSync } from 'node:child_process'
+import { ClientPool, latencyHistogram, line, now, Tally } from './poll-clients.ts'
+import type { PublisherJob, PublisherReport } from './poll-publisher.ts'
+import {
+  cpuSeconds,
+  ensureNchan,
+  killLeftovers,
+  LongshipTarget,
+  NchanTarget,
+  NchanUnavailable,
+  pssKb,
+  publish,
+  ROOT,
+  rssKb,
+  sleep,
+  track,
+  type Target,
+} from './poll-targets.ts'
+
+function knob(name: string, fallback: number, min: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name}=${raw}: a whole number >= ${min} is needed`)
+  return value
+}
+
+// the published figures use the defaults; the knobs are for exploring
+const CLIENTS = knob('BENCH_CLIENTS', 10_000, 10)
+const DURATION_S = knob('BENCH_DURATION', 60, 1)
+const RATE = knob('BENCH_RATE', 2000, 1)
+const ROUNDS = knob('BENCH_ROUNDS', 10, 1)
+const NCHAN_BUFFER = knob('BENCH_NCHAN_BUFFER', 2000, 1)
+const TARGETS = (process.env.BENCH_TARGETS ?? 'longship,nchan')
+  .split(',')
+  .map((t) => t.trim())
+  .filter(Boolean)
+for (const t of TARGETS) if (t !== 'longship' && t !== 'nchan') throw new Error(`BENCH_TARGETS: unknown target ${t} (longship, nchan)`)
+const STREAM_CLIENTS = Math.min(1000, CLIENTS)
+const MEMORY_STEPS = [...new Set([1000, 5000, 10_000, CLIENTS].filter((n) => n <= CLIENTS))].sort((a, b) => a - b)
+/** Scenarios 1 and 2 hold polls this long (the longest POLL_TIMEOUT_MS allows), so no timeout lands in a measurement. */
+const HOLD_MS = 120_000
+/** The stream runs with the console's default timeout (events never let it expire). */
+const STREAM_HOLD_MS = 25_000
+const WARMUP_TABS = 100
+
+const TARGET_KB_PER_CLIENT = 10
+const TARGET_P99_RATIO = 1.5
+
+// ---------------------------------------------------------------- results
+
+interface MemoryStep {
+  clients: number
+  rssKb: number
+  perClientKb: number
+  pssPerClientKb: number
+}
+
+interface FanOut {
+  clients: number
+  rounds: number
+  p50: number
+  p99: number
+  max: number
+  lost: number
+  duplicates: number
+  outOfOrder: number
+  errors: number
+  serverCpuPerRound: number
+  generatorCpuPerRound: number
+}
+
+interface Stream {
+  clients: number
+  sent: number
+  requests: number
+  publishRate: number
+  deliveredPerS: number
+  p50: number
+  p99: number
+  max: number
+  eventsPerAnswer: number
+  lost: number
+  duplicates: number
+  outOfOrder: number
+  errors: number
+  resets: number
+  serverCpu: number
+  generatorCpu: number
+  drainS: number
+  publisherError: string | null
+}
+
+interface Result {
+  target: Target
+  baselineKb: number
+  memory: MemoryStep[]
+  fanout: FanOut | null
+  stream: Stream | null
+}
+
+// ---------------------------------------------------------------- helpers
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const ms = (us: number) => fmt(us / 1000, us < 100_000 ? 1 : 0)
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
+
+function generatorCpu(): number {
+  const usage = process.cpuUsage()
+  return (usage.user + usage.system) / 1e6
+}
+
+/** Which code is measured: the commit, and whether server/ differs from it. */
+function codeState(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? ''
+  const head = git('rev-parse', '--short', 'HEAD') || 'unknown commit'
+  const dirty = git('status', '--porcelain', '--', 'server').split('\n').filter(Boolean).length
+  return dirty ? `${head} + uncommitted changes to ${dirty} file${dirty > 1 ? 's' : ''} in server/` : head
+}
+
+/** Waits until the server itself counts `count` held polls. */
+async function waitHeld(target: Target, count: number, what: string, timeoutMs = 120_000): Promise<void> {
+  const started = Date.now()
+  let said = started
+  for (;;) {
+    const held = await target.held()
+    if (held >= count) return
+    if (Date.now() - started > timeoutMs) throw new Error(`${target.name}: ${what}: the server holds ${held} polls of ${count} after ${timeoutMs / 1000} s`)
+    if (Date.now() - said > 10_000) {
+      console.log(`  ${target.name}: ${what}: ${held} of ${count} polls held...`)
+      said = Date.now()
+    }
+    await sleep(100)
+  }
+}
+
+/** Waits until `count` tabs have line n, or `timeoutMs` passed. */
+async function waitReceived(tally: Tally, n: number, count: number, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs
+  while (tally.receivedBy(n) < count) {
+    if (Date.now() > until) return false
+    await sleep(5)
+  }
+  return true
+}
+
+/** Tabs (and targets) open right now, for a clean stop on Ctrl-C or an error. */
+const openPools = new Set<ClientPool>()
+let runningTarget: Target | null = null
+
+function openPool(target: Target, prefix: string): ClientPool {
+  const pool = new ClientPool(target, prefix)
+  openPools.add(pool)
+  return pool
+}
+
+function closePool(pool: ClientPool): void {
+  pool.close()
+  openPools.delete(pool)
+}
+
+/** Code paths compiled and caches filled before the baseline, so they are not counted per tab. */
+async function warmUp(target: Target, agent: http.Agent): Promise<void> {
+  const pool = openPool(target, 'warm')
+  await pool.grow(WARMUP_TABS)
+  await waitHeld(target, WARMUP_TABS, 'warm-up')
+  const spec = target.publishSpec()
+  for (let n = 1; n <= 5; n++) {
+    await publish(spec, agent, [line(now(), n)])
+    if (!(await waitReceived(pool.tally, n, WARMUP_TABS, 10_000))) throw new Error(`${target.name}: warm-up line ${n} did not reach every tab`)
+    await waitHeld(target, WARMUP_TABS, 'warm-up')
+  }
+  closePool(pool)
+  const until = Date.now() + 10_000
+  while ((await target.held()) > 0 && Date.now() < until) await sleep(100)
+  await sleep(1000)
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  runningTarget = target
+  await target.start(HOLD_MS)
+  try {
+    await warmUp(target, agent)
+    const pids = target.pids()
+    result.baselineKb = rssKb(pids)
+    const pss0 = pssKb(pids)
+    console.log(`${target.name}: RSS before ${fmt(result.baselineKb / 1024, 1)} MiB (${pids.length} process${pids.length > 1 ? 'es' : ''})`)
+
+    const pool = openPool(target, 'tab')
+    for (const step of MEMORY_STEPS) {
+      const started = Date.now()
+      await pool.grow(step)
+      await waitHeld(target, step, `${step} tabs`)
+      const ready = Date.now() - started
+      await sleep(2000)
+      const rss = rssKb(target.pids())
+      const m = { clients: step, rssKb: rss, perClientKb: (rss - result.baselineKb) / step, pssPerClientKb: (pssKb(target.pids()) - pss0) / step }
+      result.memory.push(m)
+      console.log(
+        `${target.name}: ${fmt(step)} held polls: RSS ${fmt(rss / 1024, 1)} MiB, ${fmt(m.perClientKb, 1)} KB per poll (PSS ${fmt(m.pssPerClientKb, 1)} KB); all held in ${fmt(ready / 1000, 1)} s`,
+      )
+    }
+
+    // 2. one event to every tab, round after round
+    const clients = pool.size
+    const spec = target.publishSpec()
+    pool.tally = new Tally()
+    const cpu0 = cpuSeconds(target.pids())
+    const gen0 = generatorCpu()
+    for (let round = 1; round <= ROUNDS; round++) {
+      await waitHeld(target, clients, `fan-out round ${round}`)
+      await sleep(300)
+      const hist = (pool.tally.round = latencyHistogram())
+      const t = now()
+      await publish(spec, agent, [line(t, round)])
+      const all = await waitReceived(pool.tally, round, clients, 30_000)
+      console.log(
+        `  ${target.name}: round ${round}: ${fmt(pool.tally.receivedBy(round))} of ${fmt(clients)} tabs, p50 ${ms(hist.percentile(50))} ms, p99 ${ms(hist.percentile(99))} ms, last ${ms(hist.max)} ms${all ? '' : ' (gave up after 30 s)'}`,
+      )
+      pool.tally.round = null
+    }
+    const tally = pool.tally
+    const f: FanOut = {
+      clients,
+      rounds: ROUNDS,
+      p50: tally.latency.percentile(50),
+      p99: tally.latency.percentile(99),
+      max: tally.latency.max,
+      lost: tally.lost(ROUNDS, clients),
+      duplicates: tally.duplicates,
+      outOfOrder: tally.outOfOrder,
+      errors: tally.errors,
+      serverCpuPerRound: (cpuSeconds(target.pids()) - cpu0) / ROUNDS,
+      generatorCpuPerRound: (generatorCpu() - gen0) / ROUNDS,
+    }
+    result.fanout = f
+    console.log(
+      `${target.name}: fan-out to ${fmt(clients)} tabs, ${ROUNDS} rounds: p50 ${ms(f.p50)} ms, p99 ${ms(f.p99)} ms, max ${ms(f.max)} ms; ` +
+        `lost ${f.lost}, duplicates ${f.duplicates}, out of order ${f.outOfOrder}, errors ${f.errors}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
+        `CPU per round: server ${fmt(f.serverCpuPerRound, 2)} s, generator ${fmt(f.generatorCpuPerRound, 2)} s`,
+    )
+    closePool(pool)
+  } finally {
+    agent.destroy()
+    await target.stop()
+    runningTarget = null
+  }
+}
+
+function runPublisher(target: Target): Promise<PublisherReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/poll-publisher.ts'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    track(child)
+    let report: PublisherReport | null = null
+    child.on('message', (msg: PublisherReport) => (report = msg))
+    child.on('error', reject)
+    child.on('exit', (code) => (report ? resolve(report) : reject(new Error(`the publisher exited (${code}) before reporting`))))
+    const job: PublisherJob = { spec: target.publishSpec(), rate: RATE, durationS: DURATION_S }
+    child.send(job)
+  })
+}
+
+async function stream(target: Target, result: Result): Promise<void> {
+  runningTarget = target
+  await target.start(STREAM_HOLD_MS)
+  try {
+    const pool = openPool(target, 'stream')
+    await pool.grow(STREAM_CLIENTS)
+    await waitHeld(target, STREAM_CLIENTS, 'stream tabs')
+    await sleep(1000)
+    const clients = pool.size
+    pool.tally = new Tally()
+    const cpu0 = cpuSeconds(target.pids())
+    const gen0 = generatorCpu()
+    const wall0 = now()
+    console.log(`${target.name}: streaming ${fmt(RATE)} lines/s to ${fmt(clients)} tabs for ${DURATION_S} s...`)
+    const report = await runPublisher(target)
+    const published = now()
+    // the last line reaches every tab, or nothing more arrives for 30 s
+    let last = pool.tally.delivered
+    let quietSince = now()
+    while (report.sent > 0 && pool.tally.receivedBy(report.sent) < clients && now() - quietSince < 30_000) {
+      await sleep(50)
+      if (pool.tally.delivered !== last) {
+        last = pool.tally.delivered
+        quietSince = now()
+      }
+    }
+    const drained = now()
+    const tally = pool.tally
+    const windowS = Math.max(report.elapsedS, (tally.lastAt - report.startedAt) / 1000)
+    const s: Stream = {
+      clients,
+      sent: report.sent,
+      requests: report.requests,
+      publishRate: report.sent / report.elapsedS,
+      deliveredPerS: tally.delivered / windowS,
+      p50: tally.latency.percentile(50),
+      p99: tally.latency.percentile(99),
+      max: tally.latency.max,
+      eventsPerAnswer: tally.answers ? tally.delivered / tally.answers : 0,
+      lost: tally.lost(report.sent, clients),
+      duplicates: tally.duplicates,
+      outOfOrder: tally.outOfOrder,
+      errors: tally.errors,
+      resets: tally.resets,
+      serverCpu: (cpuSeconds(target.pids()) - cpu0) / ((drained - wall0) / 1000),
+      generatorCpu: (generatorCpu() - gen0) / ((drained - wall0) / 1000),
+      drainS: (drained - published) / 1000,
+      publisherError: report.error,
+    }
+    result.stream = s
+    console.log(
+      `${target.name}: stream: published ${fmt(s.sent)} lines in ${fmt(s.requests)} requests (${fmt(s.publishRate)}/s)${s.publisherError ? `, publisher stopped: ${s.publisherError}` : ''}; ` +
+        `delivered ${fmt(s.deliveredPerS)} lines/s to all tabs (${fmt(s.deliveredPerS / clients)} per tab); ` +
+        `latency p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.eventsPerAnswer, 1)} events per answer; ` +
+        `lost ${fmt(s.lost)}, duplicates ${s.duplicates}, out of order ${s.outOfOrder}, errors ${s.errors}, resets ${s.resets}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
+        `last line in ${fmt(s.drainS, 1)} s after the publisher stopped; CPU: server ${fmt(s.serverCpu * 100)} %, generator ${fmt(s.generatorCpu * 100)} %`,
+    )
+    closePool(pool)
+  } finally {
+    await target.stop()
+    runningTarget = null
+  }
+}
+
+// ---------------------------------------------------------------- the table
+
+/** One row: a figure for each target (undefined: not measured), how to show it, the ratio, the target. */
+interface Row {
+  label: string
+  get: (r: Result) => number | undefined
+  show: (v: number) => string
+  ratio?: boolean
+  target?: string
+  met?: (ours: number, ref: number | undefined) => boolean | undefined
+}
+
+function table(results: Result[]): string {
+  const ours = results.find((r) => r.target.name === 'longship')
+  const ref = results.find((r) => r.target.name === 'nchan')
+  const kb = (v: number) => `${fmt(v, 1)} KB`
+  const msec = (v: number) => `${ms(v)} ms`
+  const count = (v: number) => fmt(v)
+  const fanClients = ours?.fanout?.clients ?? ref?.fanout?.clients ?? CLIENTS
+  const streamClients = ours?.stream?.clients ?? ref?.stream?.clients ?? STREAM_CLIENTS
+  const rows: Row[] = [
+    ...MEMORY_STEPS.map((step): Row => ({
+      label: `memory per idle held poll, ${fmt(step)} tabs`,
+      get: (r) => r.memory.find((m) => m.clients === step)?.perClientKb,
+      show: kb,
+      ratio: true,
+      target: `≤ ${TARGET_KB_PER_CLIENT} KB (ours)`,
+      met: (a) => a <= TARGET_KB_PER_CLIENT,
+    })),
+    { label: `fan-out to ${fmt(fanClients)} tabs, p50`, get: (r) => r.fanout?.p50, show: msec, ratio: true },
+    {
+      label: `fan-out to ${fmt(fanClients)} tabs, p99`,
+      get: (r) => r.fanout?.p99,
+      show: msec,
+      ratio: true,
+      target: `≤ ${TARGET_P99_RATIO}× Nchan`,
+      met: (a, b) => (b === undefined ? undefined : a <= TARGET_P99_RATIO * b),
+    },
+    { label: `fan-out to ${fmt(fanClients)} tabs, max`, get: (r) => r.fanout?.max, show: msec, ratio: true },
+    { label: 'fan-out: lost', get: (r) => r.fanout?.lost, show: count, target: '0 (ours)', met: (a) => a === 0 },
+    { label: 'fan-out: duplicates', get: (r) => r.fanout?.duplicates, show: count, target: '0 (ours)', met: (a) => a === 0 },
+    { label: `stream: lines published per s (asked ${fmt(RATE)})`, get: (r) => r.stream?.publishRate, show: count },
+    { label: `stream: lines delivered per s, all ${fmt(streamClients)} tabs`, get: (r) => r.stream?.deliveredPerS, show: count, ratio: true },
+    { label: 'stream: latency p50', get: (r) => r.stream?.p50, show: msec, ratio: true },
+    { label: 'stream: latency p99', get: (r) => r.stream?.p99, show: msec, ratio: true },
+    { label: 'stream: events per answer', get: (r) => r.stream?.eventsPerAnswer, show: (v) => fmt(v, 1) },
+    { label: 'stream: lost', get: (r) => r.stream?.lost, show: count, target: '0 (ours)', met: (a) => a === 0 },
+    { label: 'stream: duplicates', get: (r) => r.stream?.duplicates, show: count, target: '0 (ours)', met: (a) => a === 0 },
+  ]
+  const lines = ['| | Longship | Nchan | Longship / Nchan | target | met |', '|---|---:|---:|---:|---|---|']
+  for (const row of rows) {
+    const a = ours ? row.get(ours) : undefined
+    const b = ref ? row.get(ref) : undefined
+    const ratio = row.ratio && a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b, 2)}×` : ''
+    const met = row.met && a !== undefined ? row.met(a, b) : undefined
+    const cells = [row.label, a === undefined ? '—' : row.show(a), b === undefined ? '—' : row.show(b), ratio, row.target ?? '', met === undefined ? '' : met ? 'yes' : '**no**']
+    lines.push(`| ${cells.join(' | ')} |`)
+  }
+  return lines.join('\n')
+}
+
+// ---------------------------------------------------------------- main
+
+async function stopEverything(): Promise<void> {
+  for (const pool of openPools) pool.close()
+  openPools.clear()
+  if (runningTarget) await runningTarget.stop().catch(() => undefined)
+}
+
+async function main(): Promise<void> {
+  let interrupted = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) {
+        killLeftovers()
+        process.exit(130)
+      }
+      interrupted = true
+      console.error(`\n${signal}: stopping the servers...`)
+      void stopEverything().finally(() => process.exit(130))
+    })
+  }
+  process.on('exit', killLeftovers)
+
+  // other work on the machine skews every figure: the load average says how much there was
+  console.log(`poll: ${cpus().length} cores, node ${process.version}, code ${codeState()}, load average ${load()}`)
+  console.log(
+    `${fmt(CLIENTS)} tabs (memory at ${MEMORY_STEPS.map((n) => fmt(n)).join(', ')}), ${ROUNDS} fan-out rounds, stream ${fmt(STREAM_CLIENTS)} tabs × ${fmt(RATE)} lines/s for ${DURATION_S} s; targets: ${TARGETS.join(', ')}`,
+  )
+  const targets: Target[] = []
+  for (const name of TARGETS) {
+    if (name === 'longship') targets.push(new LongshipTarget())
+    else {
+      try {
+        targets.push(new NchanTarget(ensureNchan(), NCHAN_BUFFER))
+      } catch (err) {
+        // CI runs the bench to compare: a missing reference is a failure there, never a skip
+        if (!(err instanceof NchanUnavailable) || process.env.CI === 'true') throw err
+        console.log(`nchan: skipped: ${err.message}`)
+      }
+    }
+  }
+  const results: Result[] = []
+  for (const target of targets) {
+    console.log(`\n${target.name}: ${target.title}`)
+    const result: Result = { target, baselineKb: 0, memory: [], fanout: null, stream: null }
+    results.push(result)
+    await memoryAndFanOut(target, result)
+    await stream(target, result)
+  }
+
+  console.log(`\nMemory: RSS after the tabs hold their polls − RSS before, per tab (KB = 1,024 bytes). Fan-out: ${ROUNDS} rounds of one event to every tab.`)
+  console.log(`Stream: ${fmt(STREAM_CLIENTS)} tabs, ${fmt(RATE)} lines/s asked for ${DURATION_S} s. Nchan buffer: ${NCHAN_BUFFER} messages.\n`)
+  console.log(table(results))
+  console.log(`\nload average after: ${load()}`)
+
+  const ours = results.find((r) => r.target.name === 'longship')
+  const ref = results.find((r) => r.target.name === 'nchan')
+  if (ours) {
+    const missed: string[] = []
+    const worst = Math.max(...ours.memory.map((m) => m.perClientKb))
+    if (worst > TARGET_KB_PER_CLIENT) missed.push(`memory ${fmt(worst, 1)} KB per idle client (at most ${TARGET_KB_PER_CLIENT})`)
+    if (ours.fanout && ref?.fanout && ours.fanout.p99 > TARGET_P99_RATIO * ref.fanout.p99) {
+      missed.push(`fan-out p99 ${fmt(ours.fanout.p99 / ref.fanout.p99, 2)}× Nchan's (at most ${TARGET_P99_RATIO}×)`)
+    }
+    const loss = (ours.fanout ? ours.fanout.lost + ours.fanout.duplicates : 0) + (ours.stream ? ours.stream.lost + ours.stream.duplicates : 0)
+    if (loss) missed.push(`${loss} lines lost or duplicated (must be 0)`)
+    console.log(missed.length ? `\ntargets missed: ${missed.join('; ')}` : '\ntargets met')
+  }
+}
+
+try {
+  await main()
+} catch (err) {
+  console.error(err)
+  await stopEverything()
+  process.exitCode = 1
+}
