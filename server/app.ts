@@ -8,6 +8,7 @@ import rateLimit from '@fastify/rate-limit'
 import staticFiles from '@fastify/static'
 import helmet from '@fastify/helmet'
 import path from 'node:path'
+import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import db from './db/plugin.ts'
@@ -19,6 +20,8 @@ import csrfGuard, { csrfTokenOf } from './web/csrf.ts'
 import audit from './audit/plugin.ts'
 import hub from './realtime/plugin.ts'
 import realtimeRoutes from './realtime/routes.ts'
+import { createPollEndpoint, isPoll } from './realtime/poll-endpoint.ts'
+import { createRawAuthenticator, SESSION_COOKIE } from './web/raw-auth.ts'
 import roomRoutes from './room/routes.ts'
 import healthRoutes from './health/routes.ts'
 import authRoutes from './users/auth-routes.ts'
@@ -41,7 +44,15 @@ export interface BuildOptions {
 
 /** Builds the app (main.ts listens; tests inject). */
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  // the long poll is served ahead of fastify (see realtime/poll-endpoint.ts);
+  // the handler is set once the hub and the session store exist
+  let pollHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null
   const app = Fastify({
+    serverFactory: (handler) =>
+      http.createServer((req, res) => {
+        if (pollHandler && isPoll(req)) pollHandler(req, res)
+        else handler(req, res)
+      }),
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
@@ -79,7 +90,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('onClose', async () => store.stopPurging())
   await app.register(session, {
     secret: config.sessionSecret,
-    cookieName: 'longship.sid',
+    cookieName: SESSION_COOKIE,
     store,
     saveUninitialized: false,
     // extended hourly by the auth hook instead of written on every request
@@ -102,6 +113,24 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(errors)
   await app.register(audit)
   await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs })
+  const pollEndpoint = createPollEndpoint(app.hub, {
+    bodyLimit: config.bodyLimit,
+    authenticate: createRawAuthenticator(app.knex, store, config.sessionSecret),
+    log: app.log,
+  })
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  pollHandler = (req, res) => {
+    // while closing, a tab must back off rather than re-poll an answer-at-once hub in a loop
+    if (closing) {
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', connection: 'close', 'retry-after': '5' })
+      res.end('{"error":"The console is restarting"}')
+      return
+    }
+    pollEndpoint.handle(req, res)
+  }
 
   // hooks, in order: who is calling, then is the form genuine
   await app.register(auth)
@@ -109,7 +138,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   // features
   await app.register(healthRoutes)
-  await app.register(realtimeRoutes)
+  await app.register(realtimeRoutes, { endpoint: pollEndpoint })
   await app.register(roomRoutes)
   await app.register(authRoutes, { loginMaxFailures: config.loginMaxFailures })
   await app.register(userRoutes)

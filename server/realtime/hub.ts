@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { User } from '../users/repository.ts'
 import { HubMetrics } from './metrics.ts'
+import { answerKey, encodeAnswer } from './wire.ts'
 
 /**
  * The long-poll hub: topics, one bounded queue per browser tab (client), and
@@ -83,6 +84,8 @@ export interface PollAnswer {
   more: boolean
   /** A newer poll of the same client took over (a duplicated tab, or a retry). */
   superseded: boolean
+  /** The bytes, when already made for an identical answer to another tab. */
+  encoded?: Buffer
 }
 
 export class HubError extends Error {
@@ -185,6 +188,8 @@ export class Hub {
   private readonly ready = new Set<Client>()
   private batchTimer: NodeJS.Timeout | null = null
   private sweepTimer: NodeJS.Timeout | null = null
+  /** After stop() (the console is closing) polls are answered at once instead of waiting. */
+  private stopped = false
 
   constructor(options: Partial<HubOptions> = {}) {
     const pollTimeoutMs = options.pollTimeoutMs ?? DEFAULT_HUB_OPTIONS.pollTimeoutMs
@@ -201,6 +206,7 @@ export class Hub {
 
   /** Answers every waiting poll empty and stops the timers (server shutdown). */
   stop(): void {
+    this.stopped = true
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.sweepTimer = null
     if (this.batchTimer) clearTimeout(this.batchTimer)
@@ -290,12 +296,18 @@ export class Hub {
     this.batchTimer = null
     const clients = [...this.ready]
     this.ready.clear()
+    const made = new Map<string, Buffer>()
     for (const client of clients) {
       const waiter = client.waiter
       if (!waiter) continue
       const answer = this.collect(client, waiter.request)
       // an overflow while waiting opens a gap: `more` sends the tab straight back to fill it
-      if (answer.events.length || answer.more) this.answer(client, answer)
+      if (!answer.events.length && !answer.more) continue
+      const key = answerKey(answer)
+      let encoded = made.get(key)
+      if (!encoded) made.set(key, (encoded = encodeAnswer(answer)))
+      answer.encoded = encoded
+      this.answer(client, answer)
     }
   }
 
@@ -320,6 +332,7 @@ export class Hub {
         return ready
       }
       if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
+      if (this.stopped) return this.emptyAnswer(request, false)
       return new Promise<PollAnswer>((resolve) => {
         const waiting = client as Client
         // the cursors as decided here (a start from "now" included) are what the tab has seen

@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import { HubError, readPollRequest, type Hub } from './hub.ts'
+import { encodeAnswer } from './wire.ts'
+import type { User } from '../users/repository.ts'
+
+/** Who is polling, from the raw request (session cookie or API token); null: nobody signed in. */
+export type RawAuthenticate = (request: IncomingMessage) => Promise<User | null>
+
+const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
+
+function send(res: ServerResponse, status: number, body: Buffer): void {
+  if (res.destroyed || res.headersSent) return
+  res.writeHead(status, { ...HEADERS, 'content-length': body.length })
+  res.end(body)
+}
+
+function fail(res: ServerResponse, status: number, message: string): void {
+  send(res, status, Buffer.from(JSON.stringify({ error: message })))
+}
+
+/** JSON, or the same text sent as text/plain (old IE's XDomainRequest can send nothing else). */
+function parse(body: unknown): unknown {
+  if (typeof body !== 'string') return body
+  try {
+    return JSON.parse(body)
+  } catch {
+    throw new HubError(400, 'The poll body is not valid JSON.')
+  }
+}
+
+/**
+ * POST /poll, the request every open tab repeats. Real traffic is served
+ * here straight from Node's http server, ahead of fastify's plugins (page
+ * headers, the session object, a logger per request): after a fan-out
+ * thousands of tabs answer and re-poll at once, and at 10,000 held polls
+ * each request object's size is the console's memory. `app.inject` (the
+ * tests) reaches the same `serve` through an ordinary fastify route.
+ */
+export function createPollEndpoint(hub: Hub, opts: { bodyLimit: number; authenticate: RawAuthenticate; log: FastifyBaseLogger }) {
+  async function serve(user: User, body: unknown, res: ServerResponse): Promise<void> {
+    let handle
+    try {
+      handle = hub.poll(user, readPollRequest(parse(body)))
+    } catch (err) {
+      if (err instanceof HubError) return fail(res, err.statusCode, err.message)
+      throw err
+    }
+    // a tab that closed or lost its connection frees its waiter at once
+    res.on('close', () => {
+      if (!res.writableFinished) handle.cancel()
+    })
+    try {
+      const answer = await handle.answer
+      send(res, 200, answer.encoded ?? encodeAnswer(answer))
+    } catch (err) {
+      if (err instanceof HubError) return fail(res, err.statusCode, err.message)
+      opts.log.error({ err }, 'poll failed')
+      fail(res, 500, 'Something went wrong on our side; it has been logged.')
+    }
+  }
+
+  /** The Node handler for real traffic: body with a size limit, who is asking, then `serve`. */
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > opts.bodyLimit) {
+      res.setHeader('connection', 'close')
+      return fail(res, 413, 'The request is too large.')
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    let refused = false
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > opts.bodyLimit && !refused) {
+        refused = true
+        res.setHeader('connection', 'close')
+        fail(res, 413, 'The request is too large.')
+        req.destroy()
+      } else if (!refused) chunks.push(chunk)
+    })
+    req.on('error', () => undefined) // a tab that went away mid-body: nothing to answer
+    req.on('end', () => {
+      if (refused) return
+      opts.authenticate(req).then(
+        (user) => {
+          if (!user) return fail(res, 401, 'Sign in or send an API token (Authorization: Bearer ...)')
+          const text = Buffer.concat(chunks).toString('utf8')
+          if (!text) return fail(res, 400, 'The poll body is empty.')
+          return serve(user, text, res)
+        },
+        (err: unknown) => {
+          opts.log.error({ err }, 'poll sign-in check failed')
+          fail(res, 503, 'The console cannot check who you are right now (database unavailable).')
+        },
+      )
+    })
+  }
+
+  return { serve, handle }
+}
+
+/** Whether a raw request is a poll that `handle` should take. */
+export function isPoll(req: IncomingMessage): boolean {
+  return req.method === 'POST' && (req.url === '/poll' || req.url?.startsWith('/poll?') === true)
+}

@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http'
+import { promisify } from 'node:util'
+import type { Knex } from 'knex'
+import type { Session } from 'fastify'
+import fastifyCookie, { Signer } from '@fastify/cookie'
+import type { KnexSessionStore } from '../db/session-store.ts'
+import { createUsersRepository, type User } from '../users/repository.ts'
+
+export const SESSION_COOKIE = 'longship.sid'
+
+/**
+ * Who is calling, for the few raw Node handlers that run ahead of fastify
+ * (the long poll): the same two ways as the auth hook, an API token or the
+ * signed session cookie read through the same store and its cache.
+ */
+export function createRawAuthenticator(knex: Knex, store: KnexSessionStore, secret: string) {
+  const users = createUsersRepository(knex)
+  const signer = new Signer(secret)
+  const getSession = promisify(store.get.bind(store)) as (sid: string) => Promise<Session | null | undefined>
+
+  return async function authenticate(request: IncomingMessage): Promise<User | null> {
+    const auth = request.headers.authorization
+    if (auth && /^Bearer\s+/i.test(auth)) return users.findByToken(auth.replace(/^Bearer\s+/i, '').trim())
+    const header = request.headers.cookie
+    if (!header) return null
+    const value = fastifyCookie.parse(header)[SESSION_COOKIE]
+    if (!value) return null
+    const unsigned = signer.unsign(value)
+    if (!unsigned.valid || !unsigned.value) return null
+    const session = await getSession(unsigned.value)
+    const userId = (session as { userId?: number } | null | undefined)?.userId
+    return userId ? users.findSignedIn(userId) : null
+  }
+}
