@@ -116,9 +116,12 @@ interface Subscription {
   completeAfter: number
 }
 
+export type PollCallback = (err: Error | null, answer?: PollAnswer) => void
+
 interface Waiter {
-  request: PollRequest
-  resolve(answer: PollAnswer): void
+  /** The cursors the tab has seen, as this poll decided them. */
+  topics: Record<string, number | null>
+  done: PollCallback
   deadline: number
 }
 
@@ -300,7 +303,7 @@ export class Hub {
     for (const client of clients) {
       const waiter = client.waiter
       if (!waiter) continue
-      const answer = this.collect(client, waiter.request)
+      const answer = this.collect(client, waiter.topics)
       // an overflow while waiting opens a gap: `more` sends the tab straight back to fill it
       if (!answer.events.length && !answer.more) continue
       const key = answerKey(answer)
@@ -317,43 +320,62 @@ export class Hub {
    * waits up to the poll timeout.
    */
   poll(user: User, request: PollRequest): PollHandle {
-    let cancelled = false
-    let client: Client | undefined
-    const answer = (async () => {
-      client = this.clientFor(user, request.client)
-      if (client.waiter) this.answerEmpty(client, true)
-      client.lastSeen = Date.now()
-      await this.subscribe(client, user, request)
-      const plan = await this.fillGaps(client, request)
-      if (cancelled) return this.emptyAnswer(request, false)
-      const ready = this.collect(client, request, plan)
-      if (ready.events.length || ready.resets.length || ready.more) {
-        this.metrics.count(ready)
-        return ready
-      }
-      if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
-      if (this.stopped) return this.emptyAnswer(request, false)
-      return new Promise<PollAnswer>((resolve) => {
-        const waiting = client as Client
-        // the cursors as decided here (a start from "now" included) are what the tab has seen
-        waiting.waiter = { request: { ...request, topics: ready.cursors }, resolve, deadline: Date.now() + this.options.pollTimeoutMs }
-        this.waiting.add(waiting)
-        this.metrics.waits++
-      })
-    })()
-    return {
-      answer,
-      cancel: () => {
-        cancelled = true
-        if (client?.waiter) {
-          client.waiter = null
-          client.lastSeen = Date.now()
-          this.waiting.delete(client)
-          this.ready.delete(client)
-          this.metrics.aborted++
+    let cancel = () => undefined as void
+    const answer = new Promise<PollAnswer>((resolve, reject) => {
+      cancel = this.pollWith(user, request, (err, ready) => (err ? reject(err) : resolve(ready as PollAnswer)))
+    })
+    return { answer, cancel: () => cancel() }
+  }
+
+  /**
+   * The same as `poll` with a callback, which the HTTP endpoint uses: while
+   * a poll waits it holds only its waiter and this callback, no promise
+   * chain (at 10,000 held polls every object per poll counts). Returns the
+   * cancel function. `done` is called once, unless cancelled first.
+   */
+  pollWith(user: User, request: PollRequest, done: PollCallback): () => void {
+    const client = this.clientFor(user, request.client)
+    if (client.waiter) this.answerEmpty(client, true)
+    client.lastSeen = Date.now()
+    const state: { cancelled: boolean; waiter: Waiter | null } = { cancelled: false, waiter: null }
+    this.prepare(client, user, request).then(
+      (ready) => {
+        if (state.cancelled) return
+        if (ready.events.length || ready.resets.length || ready.more) {
+          this.metrics.count(ready)
+          return done(null, ready)
         }
+        if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
+        if (this.stopped) return done(null, this.emptyAnswer(ready.cursors, false))
+        // the cursors as decided here (a start from "now" included) are what the tab has seen
+        const waiter: Waiter = { topics: ready.cursors, done, deadline: Date.now() + this.options.pollTimeoutMs }
+        state.waiter = waiter
+        client.waiter = waiter
+        this.waiting.add(client)
+        this.metrics.waits++
       },
+      (err: unknown) => {
+        if (!state.cancelled) done(err as Error)
+      },
+    )
+    return () => {
+      state.cancelled = true
+      // only this poll's own waiter: a newer poll of the tab may be waiting by now
+      if (state.waiter && client.waiter === state.waiter) {
+        client.waiter = null
+        client.lastSeen = Date.now()
+        this.waiting.delete(client)
+        this.ready.delete(client)
+        this.metrics.aborted++
+      }
     }
+  }
+
+  /** Subscribes, acknowledges and fills gaps: what the poll can answer right now. */
+  private async prepare(client: Client, user: User, request: PollRequest): Promise<PollAnswer> {
+    await this.subscribe(client, user, request)
+    const plan = await this.fillGaps(client, request)
+    return this.collect(client, request.topics, plan)
   }
 
   private clientFor(user: User, id: string): Client {
@@ -450,9 +472,9 @@ export class Hub {
    * sends nothing from the queue (that would skip the gap); `more` makes the
    * tab poll again at once to go on filling.
    */
-  private collect(client: Client, request: PollRequest, plan: Plan = EMPTY_PLAN): PollAnswer {
+  private collect(client: Client, topics: Record<string, number | null>, plan: Plan = EMPTY_PLAN): PollAnswer {
     const cursors: Record<string, number> = {}
-    for (const [name, cursor] of Object.entries(request.topics)) cursors[name] = plan.starts.get(name) ?? cursor ?? 0
+    for (const [name, cursor] of Object.entries(topics)) cursors[name] = plan.starts.get(name) ?? cursor ?? 0
     // acknowledged events leave the queue; the rest stay until the tab confirms them
     const acked = (e: HubEvent) => e.seq <= (cursors[e.topic] ?? -1)
     if (client.queue.some(acked)) client.queue = client.queue.filter((e) => !acked(e))
@@ -500,19 +522,19 @@ export class Hub {
     this.waiting.delete(client)
     this.ready.delete(client)
     this.metrics.count(answer)
-    waiter.resolve(answer)
+    waiter.done(null, answer)
   }
 
-  private emptyAnswer(request: PollRequest, superseded: boolean): PollAnswer {
+  private emptyAnswer(topics: Record<string, number | null>, superseded: boolean): PollAnswer {
     const cursors: Record<string, number> = {}
-    for (const [name, cursor] of Object.entries(request.topics)) cursors[name] = cursor ?? 0
+    for (const [name, cursor] of Object.entries(topics)) cursors[name] = cursor ?? 0
     return { boot: this.boot, events: [], cursors, resets: [], more: false, superseded }
   }
 
   private answerEmpty(client: Client, superseded: boolean): void {
     if (!client.waiter) return
     if (superseded) this.metrics.superseded++
-    this.answer(client, this.emptyAnswer(client.waiter.request, superseded))
+    this.answer(client, this.emptyAnswer(client.waiter.topics, superseded))
   }
 
   /** Times out waiting polls and drops clients that stopped polling. */

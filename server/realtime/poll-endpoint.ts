@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
-import { HubError, readPollRequest, type Hub } from './hub.ts'
+import { HubError, readPollRequest, type Hub, type PollAnswer } from './hub.ts'
 import { encodeAnswer } from './wire.ts'
 import type { User } from '../users/repository.ts'
 
@@ -17,6 +17,16 @@ function send(res: ServerResponse, status: number, body: Buffer): void {
 
 function fail(res: ServerResponse, status: number, message: string): void {
   send(res, status, Buffer.from(JSON.stringify({ error: message })))
+}
+
+/**
+ * One header straight from rawHeaders: `req.headers` would build an object
+ * per request that then lives as long as the poll waits.
+ */
+export function rawHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === name.length && (raw[i] as string).toLowerCase() === name) return raw[i + 1]
+  return undefined
 }
 
 /** JSON, or the same text sent as text/plain (old IE's XDomainRequest can send nothing else). */
@@ -38,54 +48,55 @@ function parse(body: unknown): unknown {
  * tests) reaches the same `serve` through an ordinary fastify route.
  */
 export function createPollEndpoint(hub: Hub, opts: { bodyLimit: number; authenticate: RawAuthenticate; log: FastifyBaseLogger }) {
-  async function serve(user: User, body: unknown, res: ServerResponse): Promise<void> {
-    let handle
+  function serve(user: User, body: unknown, res: ServerResponse): void {
+    let cancel: () => void
     try {
-      handle = hub.poll(user, readPollRequest(parse(body)))
+      cancel = hub.pollWith(user, readPollRequest(parse(body)), (err, answer) => {
+        if (!err) return send(res, 200, (answer as PollAnswer).encoded ?? encodeAnswer(answer as PollAnswer))
+        if (err instanceof HubError) return fail(res, err.statusCode, err.message)
+        opts.log.error({ err }, 'poll failed')
+        fail(res, 500, 'Something went wrong on our side; it has been logged.')
+      })
     } catch (err) {
       if (err instanceof HubError) return fail(res, err.statusCode, err.message)
       throw err
     }
     // a tab that closed or lost its connection frees its waiter at once
-    res.on('close', () => {
-      if (!res.writableFinished) handle.cancel()
+    res.once('close', () => {
+      if (!res.writableFinished) cancel()
     })
-    try {
-      const answer = await handle.answer
-      send(res, 200, answer.encoded ?? encodeAnswer(answer))
-    } catch (err) {
-      if (err instanceof HubError) return fail(res, err.statusCode, err.message)
-      opts.log.error({ err }, 'poll failed')
-      fail(res, 500, 'Something went wrong on our side; it has been logged.')
-    }
   }
 
   /** The Node handler for real traffic: body with a size limit, who is asking, then `serve`. */
   function handle(req: IncomingMessage, res: ServerResponse): void {
-    const declared = Number(req.headers['content-length'] ?? 0)
+    const declared = Number(rawHeader(req, 'content-length') ?? 0)
     if (declared > opts.bodyLimit) {
       res.setHeader('connection', 'close')
       return fail(res, 413, 'The request is too large.')
     }
-    const chunks: Buffer[] = []
+    let chunks: Buffer[] | null = []
     let size = 0
-    let refused = false
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
+      if (!chunks) return
       size += chunk.length
-      if (size > opts.bodyLimit && !refused) {
-        refused = true
+      if (size > opts.bodyLimit) {
+        chunks = null
         res.setHeader('connection', 'close')
         fail(res, 413, 'The request is too large.')
         req.destroy()
-      } else if (!refused) chunks.push(chunk)
-    })
+      } else chunks.push(chunk)
+    }
+    req.on('data', onData)
     req.on('error', () => undefined) // a tab that went away mid-body: nothing to answer
-    req.on('end', () => {
-      if (refused) return
+    req.once('end', () => {
+      if (!chunks) return
+      const text = Buffer.concat(chunks).toString('utf8')
+      // the request lives as long as the poll waits: let go of its socket buffers now
+      chunks = null
+      req.removeListener('data', onData)
       opts.authenticate(req).then(
         (user) => {
           if (!user) return fail(res, 401, 'Sign in or send an API token (Authorization: Bearer ...)')
-          const text = Buffer.concat(chunks).toString('utf8')
           if (!text) return fail(res, 400, 'The poll body is empty.')
           return serve(user, text, res)
         },

@@ -4,6 +4,7 @@ import type { Knex } from 'knex'
 import type { Session } from 'fastify'
 import fastifyCookie, { Signer } from '@fastify/cookie'
 import type { KnexSessionStore } from '../db/session-store.ts'
+import { rawHeader } from '../realtime/poll-endpoint.ts'
 import { createUsersRepository, type User } from '../users/repository.ts'
 
 export const SESSION_COOKIE = 'longship.sid'
@@ -19,9 +20,9 @@ export function createRawAuthenticator(knex: Knex, store: KnexSessionStore, secr
   const getSession = promisify(store.get.bind(store)) as (sid: string) => Promise<Session | null | undefined>
 
   return async function authenticate(request: IncomingMessage): Promise<User | null> {
-    const auth = request.headers.authorization
+    const auth = rawHeader(request, 'authorization')
     if (auth && /^Bearer\s+/i.test(auth)) return users.findByToken(auth.replace(/^Bearer\s+/i, '').trim())
-    const header = request.headers.cookie
+    const header = rawHeader(request, 'cookie')
     if (!header) return null
     const value = fastifyCookie.parse(header)[SESSION_COOKIE]
     if (!value) return null
