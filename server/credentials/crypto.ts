@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { fingerprint } from '../ssh/host-key.ts'
 
 const VERSION = 'v1'
 
@@ -62,11 +63,6 @@ export type InspectResult = { ok: true; key: InspectedKey } | { ok: false; probl
 // one PEM frame of a private key: PKCS#8 (plain or encrypted), PKCS#1, SEC1, DSA, or OpenSSH's own
 const PEM_FRAME = /^-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED )?)PRIVATE KEY-----\n[\s\S]+?\n-----END \1PRIVATE KEY-----$/
 
-/** ssh-keygen hashes the public key in SSH wire format (RFC 4253), not its DER form. */
-function fingerprintOf(publicSsh: Buffer): string {
-  return 'SHA256:' + createHash('sha256').update(publicSsh).digest('base64').replace(/=+$/, '')
-}
-
 function sshString(value: Buffer | string): Buffer {
   const data = typeof value === 'string' ? Buffer.from(value) : value
   const length = Buffer.alloc(4)
@@ -120,7 +116,7 @@ function fromPkcs8(text: string, passphrase: string): InspectResult {
   } else return { ok: false, problem: 'unsupported' }
   const parsed = ssh2ParseKey(converted)
   if (parsed instanceof Error || !parsed.isPrivateKey()) return { ok: false, problem: 'unsupported' }
-  return { ok: true, key: { type: parsed.type, fingerprint: fingerprintOf(parsed.getPublicSSH()), privateKey: converted, passphrase: '' } }
+  return { ok: true, key: { type: parsed.type, fingerprint: fingerprint(parsed.getPublicSSH()), privateKey: converted, passphrase: '' } }
 }
 
 /**
@@ -143,6 +139,6 @@ export function inspectPrivateKey(input: string, passphrase = ''): InspectResult
   if (!parsed.isPrivateKey()) return { ok: false, problem: 'not-a-key' }
   return {
     ok: true,
-    key: { type: parsed.type, fingerprint: fingerprintOf(parsed.getPublicSSH()), privateKey: text + '\n', passphrase: needed ? passphrase : '' },
+    key: { type: parsed.type, fingerprint: fingerprint(parsed.getPublicSSH()), privateKey: text + '\n', passphrase: needed ? passphrase : '' },
   }
 }
