@@ -3,7 +3,7 @@
  * start and stop it, how a tab polls it, how to publish to it, how many polls
  * it holds and how much memory and CPU its processes use.
  *
- * - longship: `node --import tsx server/main.ts` on a fresh SQLite file,
+ * - longship: `npm start`'s command on a fresh SQLite file,
  *   signed in through the real /setup form; tabs POST /poll with the session
  *   cookie, the publisher POSTs /api/room/messages with the CSRF header.
  * - nchan: Debian's nginx with libnginx-mod-nchan, on a config written from
@@ -310,7 +310,10 @@ export class LongshipTarget implements Target {
     this.stderr = ''
     // BENCH_SERVER_NODE_ARGS: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where the console's time goes
     const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
-    const child = spawn(process.execPath, [...extra, '--import', 'tsx', 'server/main.ts'], {
+    // the console runs exactly as `npm start` runs it (its node flags included)
+    const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/)
+    if (start[0] !== 'node') throw new Error(`npm start is not a node command: ${start.join(' ')}`)
+    const child = spawn(process.execPath, [...extra, ...start.slice(1)], {
       cwd: ROOT,
       env: { ...process.env, DATA_DIR: this.dataDir, PORT: String(this.port), HOST: this.host, LOG_LEVEL: 'warn', POLL_TIMEOUT_MS: String(holdMs), DATABASE_URL: '' },
       stdio: ['ignore', 'inherit', 'pipe'],
