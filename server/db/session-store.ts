@@ -56,6 +56,15 @@ export class KnexSessionStore implements SessionStore {
     this.cache.set(sid, { json, userId, until: Math.min(Date.now() + this.cacheMs, expiresAt.getTime()) })
   }
 
+  /**
+   * The user of a session straight from the read cache, without parsing it:
+   * undefined when the cache cannot tell (ask `get`), null for no user.
+   */
+  cachedUserId(sid: string): number | null | undefined {
+    const cached = this.cache.get(sid)
+    return cached && cached.until > Date.now() ? cached.userId : undefined
+  }
+
   forgetUser(userId: number, exceptSid?: string): void {
     for (const [sid, entry] of this.cache) if (entry.userId === userId && sid !== exceptSid) this.cache.delete(sid)
   }

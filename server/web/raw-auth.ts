@@ -19,6 +19,20 @@ export function createRawAuthenticator(knex: Knex, store: KnexSessionStore, secr
   const signer = new Signer(secret)
   const getSession = promisify(store.get.bind(store)) as (sid: string) => Promise<Session | null | undefined>
 
+  // a cookie's signature never changes its verdict, so each tab's cookie is
+  // checked once (an HMAC per poll was the dearest part of a re-poll)
+  const checked = new Map<string, string | null>()
+  function verified(cookie: string): string | null {
+    let sid = checked.get(cookie)
+    if (sid === undefined) {
+      const unsigned = signer.unsign(cookie)
+      sid = unsigned.valid && unsigned.value ? unsigned.value : null
+      if (checked.size >= 100_000) checked.clear()
+      checked.set(cookie, sid)
+    }
+    return sid
+  }
+
   return async function authenticate(request: IncomingMessage): Promise<User | null> {
     const auth = rawHeader(request, 'authorization')
     if (auth && /^Bearer\s+/i.test(auth)) return users.findByToken(auth.replace(/^Bearer\s+/i, '').trim())
@@ -26,10 +40,10 @@ export function createRawAuthenticator(knex: Knex, store: KnexSessionStore, secr
     if (!header) return null
     const value = fastifyCookie.parse(header)[SESSION_COOKIE]
     if (!value) return null
-    const unsigned = signer.unsign(value)
-    if (!unsigned.valid || !unsigned.value) return null
-    const session = await getSession(unsigned.value)
-    const userId = (session as { userId?: number } | null | undefined)?.userId
+    const sid = verified(value)
+    if (!sid) return null
+    let userId = store.cachedUserId(sid)
+    if (userId === undefined) userId = ((await getSession(sid)) as { userId?: number } | null | undefined)?.userId ?? null
     return userId ? users.findSignedIn(userId) : null
   }
 }
