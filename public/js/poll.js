@@ -24,6 +24,8 @@
   var topicCount = 0;
   var clientId = body.getAttribute('data-poll-client');
   var boot = body.getAttribute('data-poll-boot');
+  // how long the console holds a poll; a poll open much longer is dead (a proxy swallowed it)
+  var holdMs = Number(body.getAttribute('data-poll-timeout')) || 25000;
   var stored = load();
   var xhr = null;
   var stopped = false;
@@ -172,7 +174,7 @@
     request.onreadystatechange = function () {
       if (request.readyState === 4) onAnswer(request);
     };
-    // a poll is held about 25 s; one that never ends (a dead proxy) is abandoned
+    // a poll that outlives the console's hold time by far is abandoned
     watchdog = setTimeout(function () {
       watchdog = null;
       if (xhr !== request) return;
@@ -180,7 +182,7 @@
       request.onreadystatechange = null;
       request.abort();
       failed('The console stopped answering.');
-    }, 60000);
+    }, holdMs + 30000);
     request.send(JSON.stringify({ client: clientId, boot: boot, topics: topics() }));
   }
 

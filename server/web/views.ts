@@ -61,7 +61,7 @@ export default fp(
         flash,
         currentPath: request.url.split('?')[0],
         // every page view is a new poll client (a tab keeps its own across reloads in sessionStorage)
-        poll: user && this.server.hub ? { client: randomBytes(12).toString('base64url'), boot: this.server.hub.boot } : null,
+        poll: user && this.server.hub ? { client: randomBytes(12).toString('base64url'), boot: this.server.hub.boot, timeoutMs: this.server.hub.options.pollTimeoutMs } : null,
         scripts: (data.scripts as string[] | undefined) ?? [],
       })
       return this.type('text/html; charset=utf-8').send(html)
