@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { HubError, readPollRequest, type Hub, type PollAnswer } from './hub.ts'
 import { encodeAnswer } from './wire.ts'
 import type { User } from '../users/repository.ts'
+import { rawHeader } from '../web/raw-auth.ts'
 
 /** Who is polling, from the raw request (session cookie or API token); null: nobody signed in. */
 export type RawAuthenticate = (request: IncomingMessage) => Promise<User | null>
@@ -17,16 +18,6 @@ function send(res: ServerResponse, status: number, body: Buffer): void {
 
 function fail(res: ServerResponse, status: number, message: string): void {
   send(res, status, Buffer.from(JSON.stringify({ error: message })))
-}
-
-/**
- * One header straight from rawHeaders: `req.headers` would build an object
- * per request that then lives as long as the poll waits.
- */
-export function rawHeader(req: IncomingMessage, name: string): string | undefined {
-  const raw = req.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === name.length && (raw[i] as string).toLowerCase() === name) return raw[i + 1]
-  return undefined
 }
 
 /** JSON, or the same text sent as text/plain (old IE's XDomainRequest can send nothing else). */

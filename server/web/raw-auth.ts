@@ -4,10 +4,19 @@ import type { Knex } from 'knex'
 import type { Session } from 'fastify'
 import fastifyCookie, { Signer } from '@fastify/cookie'
 import type { KnexSessionStore } from '../db/session-store.ts'
-import { rawHeader } from '../realtime/poll-endpoint.ts'
 import { createUsersRepository, type User } from '../users/repository.ts'
 
 export const SESSION_COOKIE = 'longship.sid'
+
+/**
+ * One header straight from rawHeaders: `req.headers` would build an object
+ * per request that then lives as long as the poll waits.
+ */
+export function rawHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === name.length && (raw[i] as string).toLowerCase() === name) return raw[i + 1]
+  return undefined
+}
 
 /**
  * Who is calling, for the few raw Node handlers that run ahead of fastify
