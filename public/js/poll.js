@@ -204,6 +204,8 @@
       }
       if (!own(subs, topic)) topicCount += 1;
       subs[topic] = { cursor: cursor, handlers: handlers || {}, resetting: false };
+      // stored at once, so a reload before the first answer keeps this tab's client too
+      save();
       if (xhr) {
         // the poll in flight does not carry the new topic: start a new one (the server answers the old one)
         if (watchdog) { clearTimeout(watchdog); watchdog = null; }
