@@ -120,3 +120,8 @@ export async function countRows(app: FastifyInstance, table: string): Promise<nu
   const row = (await app.knex(table).count({ n: '*' }).first()) as { n: number | string }
   return Number(row.n)
 }
+
+/** Waits until the hub holds at least `count` long polls, so what is published next reaches them. */
+export async function pollsHeld(app: FastifyInstance, count: number): Promise<void> {
+  while (app.hub.snapshot().waiting < count) await new Promise((r) => setTimeout(r, 5))
+}

@@ -121,6 +121,14 @@ export async function signedIn(session: BrowserSession, role: Role, username = `
   await signInThroughPage(session.page, username)
 }
 
+/** Another person on the same console, a new user of that role signed in through the login page in a browser context of their own. */
+export async function signedInPerson(session: BrowserSession, role: Role, username: string): Promise<Page> {
+  const page = await session.newPerson()
+  await createUser(session.app, username, role)
+  await signInThroughPage(page, username)
+  return page
+}
+
 /** Submits a form by its button and waits for the answer page to load (no-JS friendly). */
 export async function submit(page: Page, button: string): Promise<void> {
   await Promise.all([page.waitForEvent('load'), page.click(button)])

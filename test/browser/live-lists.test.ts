@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { openApp, signedIn, signInThroughPage, skipWithoutChromium, submit } from './browser-helper.ts'
-import { createUser } from '../helper.ts'
+import { openApp, signedIn, signedInPerson, skipWithoutChromium, submit } from './browser-helper.ts'
+import { pollsHeld } from '../helper.ts'
 import { createProjectsService } from '../../server/projects/service.ts'
 
 const skip = skipWithoutChromium
@@ -9,13 +9,11 @@ const skip = skipWithoutChromium
 test('a server created, edited and deleted by one admin shows in another person\'s open list without a reload', { skip, timeout: 60_000 }, async (t) => {
   const session = await openApp(t)
   await signedIn(session, 'admin', 'ana')
-  const watcher = await session.newPerson()
-  await createUser(session.app, 'ben', 'viewer')
-  await signInThroughPage(watcher, 'ben')
+  const watcher = await signedInPerson(session, 'viewer', 'ben')
   await watcher.goto('/servers')
   // a marker that a reload would wipe
   await watcher.evaluate(() => Object.assign(globalThis, { notReloaded: true }))
-  while (session.app.hub.snapshot().waiting < 1) await new Promise((r) => setTimeout(r, 10))
+  await pollsHeld(session.app, 1)
 
   const { page } = session
   await page.goto('/servers/new')
@@ -47,7 +45,7 @@ test('a project created elsewhere appears in an open projects list', { skip }, a
   await signedIn(session, 'admin', 'ana')
   const { page, app } = session
   await page.goto('/projects')
-  while (app.hub.snapshot().waiting < 1) await new Promise((r) => setTimeout(r, 10))
+  await pollsHeld(app, 1)
   assert.equal(await page.locator('#projects td.empty').count(), 1)
   // through the service the forms and the API share, as a teammate's script would
   const created = await createProjectsService(app.knex, app.hub).create({ title: 'billing', repo_url: 'https://git.example.com/billing.git', env: 'test', deploy_path: '/srv/billing', keep_releases: 5, rollout: 'serial' }, { form: false })

@@ -1,8 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Page } from 'playwright-core'
-import { openApp, signedIn, signInThroughPage, skipWithoutChromium, submit } from './browser-helper.ts'
-import { createUser } from '../helper.ts'
+import { openApp, signedIn, signedInPerson, skipWithoutChromium, submit } from './browser-helper.ts'
+import { pollsHeld } from '../helper.ts'
 
 const skip = skipWithoutChromium
 
@@ -21,14 +21,12 @@ async function shown(page: Page): Promise<string[]> {
 test('two people in /room: what one posts, the other sees within a second, with author and time', { skip }, async (t) => {
   const session = await openApp(t)
   await signedIn(session, 'deployer', 'ana')
-  const other = await session.newPerson()
-  await createUser(session.app, 'ben', 'viewer')
-  await signInThroughPage(other, 'ben')
+  const other = await signedInPerson(session, 'viewer', 'ben')
 
   await session.page.goto('/room')
   await other.goto('/room')
   // both tabs' polls are held by the console
-  while (session.app.hub.snapshot().waiting < 2) await new Promise((r) => setTimeout(r, 10))
+  await pollsHeld(session.app, 2)
 
   const started = Date.now()
   await session.page.fill('#room-body', 'deploying shop to prod <b>now</b>')
@@ -49,13 +47,11 @@ test('two people in /room: what one posts, the other sees within a second, with 
 test('a tab whose network is cut for 10 s while 50 messages are posted shows all 50 afterwards, in order, none twice', { skip, timeout: 90_000 }, async (t) => {
   const session = await openApp(t)
   await signedIn(session, 'deployer', 'ana')
-  const other = await session.newPerson()
-  await createUser(session.app, 'ben', 'viewer')
-  await signInThroughPage(other, 'ben')
+  const other = await signedInPerson(session, 'viewer', 'ben')
   await session.page.goto('/room')
   await say(session.page, 'before the cut')
   await other.goto('/room')
-  while (session.app.hub.snapshot().waiting < 2) await new Promise((r) => setTimeout(r, 10))
+  await pollsHeld(session.app, 2)
 
   const cutAt = Date.now()
   await other.context().setOffline(true)
@@ -87,6 +83,7 @@ test('a reload of the same tab keeps its place: nothing is lost or shown twice',
   const { page } = session
   await page.goto('/room')
   await say(page, 'one')
+  await page.locator('#room-messages li', { hasText: 'one' }).waitFor()
   // the page's own sessionStorage (no DOM types in this project's tsconfig)
   const tabClient = () => {
     const store = (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { buildTestApp, signIn } from '../helper.ts'
+import { buildTestApp, pollsHeld, signIn } from '../helper.ts'
 
 // real traffic reaches /poll through the raw Node handler, not fastify: these
 // tests go over a socket so that is the path they check
@@ -79,7 +79,7 @@ test('while the console closes, a held poll is answered and new polls get 503 in
   const base = await listen(app)
   const cookie = [...user.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
   const held = poll(base, BODY, { cookie, 'content-type': 'application/json', connection: 'close' })
-  while (app.hub.snapshot().waiting === 0) await new Promise((r) => setTimeout(r, 5))
+  await pollsHeld(app, 1)
   const started = Date.now()
   const closing = app.close()
   const answer = await held

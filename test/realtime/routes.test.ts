@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { buildTestApp, signIn, Client } from '../helper.ts'
+import { buildTestApp, pollsHeld, signIn, Client } from '../helper.ts'
 import type { FastifyInstance } from 'fastify'
 
 function pollBody(client: string, topics: Record<string, number | null>, boot: string | null = null) {
@@ -15,7 +15,7 @@ async function poll(user: Client, body: unknown, headers: Record<string, string>
 async function heldPoll(app: FastifyInstance, user: Client, body: unknown) {
   const before = app.hub.snapshot().waiting
   const answer = poll(user, body)
-  while (app.hub.snapshot().waiting === before) await new Promise((r) => setTimeout(r, 2))
+  await pollsHeld(app, before + 1)
   // wrapped: an async function returning the promise itself would wait for the answer
   return { answer }
 }
