@@ -195,6 +195,8 @@ export async function execRemote(client: Ssh2Client, command: string, sinks: Raw
 
   const onAbort = () => void stop(opts.signal?.reason)
   opts.signal?.addEventListener('abort', onAbort, { once: true })
+  // an abort while the channel was opening fired before anyone listened: the command has started, stop it now
+  if (opts.signal?.aborted) onAbort()
   const timeoutMs = opts.timeoutMs
   const timer =
     timeoutMs === undefined

@@ -63,6 +63,16 @@ test('cancelling a remote command on a loopback sshd', { skip }, async (t) => {
     assert.equal(await conn.run(`test -e '${marker}' && echo exists || echo absent`), 'absent\n')
   })
 
+  await t.test('an abort while the channel is still opening stops the command once it starts', async () => {
+    const controller = new AbortController()
+    const started = Date.now()
+    const run = conn.exec('exec sleep 303', { signal: controller.signal })
+    // exec is past its first check and waiting for the channel: nobody listened to the signal yet
+    controller.abort()
+    await assert.rejects(run, { name: 'AbortError' })
+    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
+  })
+
   await t.test('timeoutMs kills the command and rejects with an SshError of kind timeout', async () => {
     const pids: number[] = []
     const start = Date.now()
