@@ -32,6 +32,9 @@ import serverApi from './servers/api.ts'
 import projectRoutes from './projects/routes.ts'
 import projectApi from './projects/api.ts'
 import credentialRoutes from './credentials/routes.ts'
+import releases from './releases/plugin.ts'
+import releaseRoutes from './releases/routes.ts'
+import releaseApi from './releases/api.ts'
 import { KEY_FILE_LIMIT } from './credentials/schema.ts'
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public')
@@ -113,6 +116,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(errors)
   await app.register(audit)
   await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs })
+  await app.register(releases, { config })
   const pollEndpoint = createPollEndpoint(app.hub, {
     bodyLimit: config.bodyLimit,
     authenticate: createRawAuthenticator(app.knex, store, config.sessionSecret),
@@ -143,11 +147,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(authRoutes, { loginMaxFailures: config.loginMaxFailures })
   await app.register(userRoutes)
   await app.register(auditRoutes)
-  await app.register(serverRoutes)
+  await app.register(serverRoutes, { secretKey: config.secretKey, connectTimeoutMs: config.connectTimeoutMs })
   await app.register(serverApi, { prefix: '/api' })
   await app.register(projectRoutes)
   await app.register(projectApi, { prefix: '/api' })
   await app.register(credentialRoutes, { secretKey: config.secretKey })
+  await app.register(releaseRoutes)
+  await app.register(releaseApi, { prefix: '/api' })
 
   app.get('/', async (_request, reply) => reply.redirect('/servers'))
   return app

@@ -34,6 +34,14 @@ export interface Config {
   pollTimeoutMs: number
   /** How long a session read is reused before the database is asked again (0: never reused). */
   sessionCacheMs: number
+  /** Bound on each release hook, on the console or a server. */
+  hookTimeoutMs: number
+  /** Bound on connecting to a server over SSH (TCP, handshake, authentication). */
+  connectTimeoutMs: number
+  /** Bound on cloning or fetching a project's repository. */
+  gitTimeoutMs: number
+  /** Names this console among several sharing a database (release locks); generated into DATA_DIR. */
+  instanceId: string
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -124,5 +132,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     pollTimeoutMs: integer(env, 'POLL_TIMEOUT_MS', 25_000, 100, 120_000),
     sessionCacheMs: integer(env, 'SESSION_CACHE_MS', 5_000, 0, 60_000),
+    hookTimeoutMs: integer(env, 'HOOK_TIMEOUT_S', 1800, 1, 86_400) * 1000,
+    connectTimeoutMs: integer(env, 'SSH_CONNECT_TIMEOUT_S', 10, 1, 300) * 1000,
+    gitTimeoutMs: integer(env, 'GIT_TIMEOUT_S', 120, 1, 3600) * 1000,
+    // a restart keeps the id, which is how it knows the releases it ran before are dead
+    instanceId: persistentSecret(env, 'INSTANCE_ID', dataDir, 'instance-id').slice(0, 32),
   }
 }

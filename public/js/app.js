@@ -55,6 +55,13 @@
     var node = event.target || event.srcElement;
     while (node && node !== document) {
       if (node.getAttribute && node.getAttribute('data-delete')) { onDeleteClick(event, node); return; }
+      // any other button that asks first (cancel a release, roll back)
+      if (node.getAttribute && node.getAttribute('data-confirm')) {
+        if (!window.confirm(node.getAttribute('data-confirm'))) {
+          if (event.preventDefault) event.preventDefault(); else event.returnValue = false;
+        }
+        return;
+      }
       node = node.parentNode;
     }
   }

@@ -3,6 +3,7 @@ import { createProjectsService } from './service.ts'
 import { HOOKS, PROJECT_SORTS, ROLLOUTS } from './repository.ts'
 import { HOOK_LABELS } from './schema.ts'
 import { createServersRepository } from '../servers/repository.ts'
+import { createReleasesRepository, RELEASE_SORTS } from '../releases/repository.ts'
 import { ENVIRONMENTS } from '../web/environments.ts'
 import { parseListQuery } from '../web/list-query.ts'
 import { bodyOf, done, idParam } from '../web/crud.ts'
@@ -10,6 +11,8 @@ import { notFound } from '../web/errors.ts'
 import type { FieldErrors } from '../web/validate.ts'
 
 const admin = { config: { role: 'admin' as const } }
+
+const RECENT_RELEASES = 10
 
 const NEW_PROJECT = { env: 'test', keep_releases: 5, rollout: 'parallel', batch_size: 10, stop_on_failure: true, server_ids: [] }
 
@@ -28,6 +31,7 @@ function selectedIds(value: unknown): string[] {
 const projectRoutes: FastifyPluginAsync = async (app) => {
   const service = createProjectsService(app.knex, app.hub)
   const servers = createServersRepository(app.knex)
+  const releasesRepo = createReleasesRepository(app.knex)
 
   async function form(reply: FastifyReply, values: Record<string, unknown>, errors: FieldErrors, id: number | null, status = 200) {
     return reply.code(status).render('projects/form', {
@@ -72,7 +76,8 @@ const projectRoutes: FastifyPluginAsync = async (app) => {
     const project = await service.repo.findById(idParam(request, 'Project'))
     if (!project) throw notFound('Project')
     const hooks = HOOKS.map((hook) => ({ label: HOOK_LABELS[hook], script: project[`hook_${hook}`] }))
-    return reply.render('projects/show', { title: project.title, project, hooks })
+    const releases = await releasesRepo.list(parseListQuery({}, RELEASE_SORTS, 'created_at', 'desc'), { project_id: project.id })
+    return reply.render('projects/show', { title: project.title, project, hooks, releases: releases.items.slice(0, RECENT_RELEASES), releaseTotal: releases.total, running: await releasesRepo.lockHolder(project.id) })
   })
 
   app.get('/projects/:id/edit', admin, async (request, reply) => {

@@ -1,4 +1,4 @@
-import { FieldReader, isRepoUrl, isSafeAbsolutePath, type FieldErrors } from '../web/validate.ts'
+import { FieldReader, isRepoUrl, isDeployPath, type FieldErrors } from '../web/validate.ts'
 import { ENVIRONMENTS } from '../web/environments.ts'
 import { HOOKS, ROLLOUTS, type HookColumn, type HookName, type ProjectInput } from './repository.ts'
 
@@ -70,8 +70,8 @@ export function readProject(input: Record<string, unknown>, opts: ReadOptions = 
     // "/srv/app/" and "/srv/app" are the same place; keep one spelling
     value.deploy_path = path.length > 1 ? path.replace(/\/+$/, '') || '/' : path
     if (path && !r.errors.deploy_path) {
-      if (!isSafeAbsolutePath(path)) {
-        r.fail('deploy_path', 'Deploy path must be an absolute path of letters, digits, dot, dash, underscore and slashes (no "..")')
+      if (!isDeployPath(path)) {
+        r.fail('deploy_path', 'Deploy path must be an absolute path (or one under the login user\'s home, starting with "~/") of letters, digits, dot, dash, underscore and slashes (no "..")')
       } else if (value.deploy_path === '/') {
         r.fail('deploy_path', 'Deploy path must not be the root directory')
       }

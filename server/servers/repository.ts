@@ -32,6 +32,17 @@ export interface ServerInput {
 
 const ID_CHUNK = 500
 
+/** What connecting to a server needs, host key included (list pages never read it). */
+export interface SshServer {
+  id: number
+  hostname: string
+  address: string
+  port: number
+  username: string
+  credential_id: number | null
+  host_key: string | null
+}
+
 export const SERVER_SORTS = ['hostname', 'address', 'env', 'port', 'username', 'created_at', 'updated_at'] as const
 export type ServerSort = (typeof SERVER_SORTS)[number]
 
@@ -135,6 +146,40 @@ export function createServersRepository(knex: Knex) {
       const changed = await trx('servers').where({ id }).update({ ...toRow(input), updated_at: new Date() })
       tableChanged(trx, 'servers')
       return changed ? this.findById(id, trx) : null
+    },
+
+    /** The servers with these ids, with their pinned host keys, in hostname order. */
+    async forSsh(ids: number[], trx: Knex = knex): Promise<SshServer[]> {
+      const found: SshServer[] = []
+      for (let i = 0; i < ids.length; i += ID_CHUNK) {
+        const rows = await trx('servers').whereIn('id', ids.slice(i, i + ID_CHUNK)).select('id', 'hostname', 'address', 'port', 'username', 'credential_id', 'host_key')
+        for (const r of rows as Array<Record<string, unknown>>) {
+          found.push({
+            id: Number(r.id),
+            hostname: String(r.hostname),
+            address: String(r.address),
+            port: Number(r.port),
+            username: String(r.username),
+            credential_id: r.credential_id === null || r.credential_id === undefined ? null : Number(r.credential_id),
+            host_key: (r.host_key as string | null) ?? null,
+          })
+        }
+      }
+      return found.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0))
+    },
+
+    /**
+     * Pins a host key seen on first use. Only where none is pinned yet: two
+     * releases reaching a new server at once must not overwrite each other,
+     * and a changed key is never pinned by a connection.
+     */
+    async pinHostKey(id: number, key: string, fingerprint: string, trx: Knex = knex): Promise<void> {
+      await trx('servers').where({ id }).whereNull('host_key').update({ host_key: key, host_key_fingerprint: fingerprint })
+    },
+
+    /** Forgets the pinned key (the server was reinstalled): the next connection pins the new one. */
+    async clearHostKey(id: number, trx: Knex = knex): Promise<boolean> {
+      return (await trx('servers').where({ id }).update({ host_key: null, host_key_fingerprint: null })) > 0
     },
 
     async remove(id: number, trx: Knex = knex): Promise<boolean> {

@@ -4,14 +4,16 @@ import { SERVER_SORTS } from './repository.ts'
 import { createCredentialsRepository } from '../credentials/repository.ts'
 import { ENVIRONMENTS } from '../web/environments.ts'
 import { parseListQuery } from '../web/list-query.ts'
-import { bodyOf, done, idParam } from '../web/crud.ts'
+import { bodyOf, done, idParam, isAjax } from '../web/crud.ts'
+import { testConnection } from './connection-test.ts'
 import { notFound } from '../web/errors.ts'
 import type { FieldErrors } from '../web/validate.ts'
 
 const admin = { config: { role: 'admin' as const } }
+const deployer = { config: { role: 'deployer' as const } }
 
 /** The server pages: list, show, and the admin's create / edit / delete forms. */
-const serverRoutes: FastifyPluginAsync = async (app) => {
+const serverRoutes: FastifyPluginAsync<{ secretKey: Buffer; connectTimeoutMs: number }> = async (app, opts) => {
   const service = createServersService(app.knex, app.hub)
   const credentials = createCredentialsRepository(app.knex)
 
@@ -54,6 +56,29 @@ const serverRoutes: FastifyPluginAsync = async (app) => {
     if (!server) throw notFound('Server')
     const projects = await service.repo.projectsUsing(server.id)
     return reply.render('servers/show', { title: server.hostname, server, projects })
+  })
+
+  // connect, run `uname -a`, pin the host key when none is pinned yet
+  app.post('/servers/:id/test', deployer, async (request, reply) => {
+    const id = idParam(request, 'Server')
+    const result = await testConnection(app.knex, opts.secretKey, service.repo, id, opts.connectTimeoutMs)
+    if (!result) throw notFound('Server')
+    await request.audit('server.test', { type: 'server', id }, result.ok ? 'connected' : result.error)
+    if (isAjax(request)) return reply.code(result.ok ? 200 : 502).send(result)
+    if (result.ok) {
+      request.flash('success', `Connected in ${result.ms} ms: ${result.output} (host key ${result.fingerprint}${result.pinnedNow ? ', pinned now' : ''})`)
+    } else {
+      request.flash('error', `Connection failed: ${result.error}`)
+    }
+    return reply.redirect(`/servers/${id}`)
+  })
+
+  // the server was reinstalled: forget its key so the next connection pins the new one
+  app.post('/servers/:id/host-key/delete', admin, async (request, reply) => {
+    const id = idParam(request, 'Server')
+    if (!(await service.repo.clearHostKey(id))) throw notFound('Server')
+    await request.audit('server.host_key_clear', { type: 'server', id }, 'host key forgotten')
+    return done(request, reply, `/servers/${id}`, 'Host key forgotten; the next connection pins the key the server shows.')
   })
 
   app.get('/servers/:id/edit', admin, async (request, reply) => {

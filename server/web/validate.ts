@@ -21,6 +21,16 @@ export function isSafeAbsolutePath(value: string): boolean {
   return /^\/[A-Za-z0-9._\-/]*$/.test(value) && !value.split('/').includes('..') && value.length <= 512
 }
 
+/**
+ * A deploy path: absolute, or under the login user's home ("~/apps/web"),
+ * which each host resolves for itself (deploy users often own nothing
+ * outside their home).
+ */
+export function isDeployPath(value: string): boolean {
+  if (value.startsWith('~/')) return value.length > 2 && isSafeAbsolutePath(value.slice(1))
+  return isSafeAbsolutePath(value)
+}
+
 /** https://, ssh://, git://, file:// URLs, scp-like git@host:path, or an absolute local path. */
 export function isRepoUrl(value: string): boolean {
   if (value.length > 1024 || /\s/.test(value) || value.startsWith('-')) return false
