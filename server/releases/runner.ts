@@ -340,6 +340,7 @@ async function runHost(ctx: RunContext, target: RunTarget, work: (conn: SshConne
   const { deps, log } = ctx
   const host = target.row.hostname
   await deps.repo.updateHost(target.row.id, { status: 'running', started_at: new Date() })
+  log.step(host, 'host', 'running')
   let conn: SshConnection | null = null
   let status: HostStatus = 'success'
   let error: string | null = null
@@ -358,6 +359,8 @@ async function runHost(ctx: RunContext, target: RunTarget, work: (conn: SshConne
     conn?.close()
   }
   await deps.repo.updateHost(target.row.id, { status, error, finished_at: new Date() })
+  // the host's own badge on open pages ("host" is not a diagram node)
+  log.step(host, 'host', status)
   return status
 }
 

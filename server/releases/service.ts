@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Knex } from 'knex'
@@ -134,6 +135,8 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
     const hosts: RunTarget[] = hostRows.map((row) => ({ row, server: row.server_id === null ? null : (sshServers.get(row.server_id) ?? null) }))
     const log = new ReleaseLog(release.id, repo, hub, await repo.head(release.id), await masker(project, [...sshServers.keys()]), (err) => onError(err, 'writing a release log failed'))
     const controller = new AbortController()
+    // every running command of every host listens to this one signal: hundreds at once is expected, not a leak
+    setMaxListeners(0, controller.signal)
     const entry: Running = { release, controller, log, done: Promise.resolve() }
     running.set(release.id, entry)
     entry.done = (async () => {

@@ -66,9 +66,10 @@ export interface BrowserSession {
  * fresh browser context (own cookies) with one page. Both are closed when the
  * test ends: the context first, so no keep-alive connection holds app.close().
  */
-export async function openApp(t: TestContext, opts: { javaScriptEnabled?: boolean } = {}): Promise<BrowserSession> {
+export async function openApp(t: TestContext, opts: { javaScriptEnabled?: boolean; app?: FastifyInstance } = {}): Promise<BrowserSession> {
   const browser = await sharedBrowser()
-  const app = await buildApp(await testConfig(t), { logger: false })
+  // a test may bring an app it built with more around it (servers, a repository); it closes that app itself
+  const app = opts.app ?? (await buildApp(await testConfig(t), { logger: false }))
   let context: BrowserContext | null = null
   const others: BrowserContext[] = []
   // a script error or a blocked script (CSP) would quietly turn the JS tests
@@ -77,7 +78,7 @@ export async function openApp(t: TestContext, opts: { javaScriptEnabled?: boolea
   t.after(async () => {
     for (const other of others) await other.close()
     await context?.close()
-    await app.close()
+    if (!opts.app) await app.close()
     assert.deepEqual(problems, [], 'the pages logged no script errors')
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
