@@ -225,8 +225,17 @@ function launch(dir: string, log: string[]): Promise<ChildProcess> {
   })
 }
 
+/**
+ * Where startSshd registers its cleanup: a test's TestContext, or anything
+ * else with an `after` that runs the function at the end (the deploy bench
+ * starts its sshds outside node:test and stops them itself).
+ */
+export interface CleanupRegistrar {
+  after(fn: () => Promise<void>): void
+}
+
 /** A loopback sshd of the test's own, stopped (with every process it spawned) when the test ends. */
-export async function startSshd(t: TestContext, opts: SshdOptions = {}): Promise<SshHost> {
+export async function startSshd(t: TestContext | CleanupRegistrar, opts: SshdOptions = {}): Promise<SshHost> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install Debian's openssh-server (npm test does it when run as root)`)
   // sshd run by root checks for its privilege separation directory; systemd or the init script normally make it
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
@@ -290,6 +299,6 @@ export async function startSshd(t: TestContext, opts: SshdOptions = {}): Promise
 }
 
 /** n sshds started in parallel (each with its own port, keys and remote root). */
-export function startSshds(t: TestContext, n: number, opts: SshdOptions = {}): Promise<SshHost[]> {
+export function startSshds(t: TestContext | CleanupRegistrar, n: number, opts: SshdOptions = {}): Promise<SshHost[]> {
   return Promise.all(Array.from({ length: n }, () => startSshd(t, opts)))
 }
