@@ -113,13 +113,14 @@ const releaseRoutes: FastifyPluginAsync = async (app) => {
     return reply.redirect(`/projects/${project.id}/releases/new`)
   })
 
-  app.post('/projects/:id/releases', deployer, async (request, reply) => {
-    const project = await projectOr404(request)
-    const body = bodyOf(request)
-    const ref = typeof body.ref === 'string' ? body.ref : ''
+  /**
+   * Runs a start (deploy or rollback) from the form: the new release's page
+   * on success; a refused start (bad input 400, a running release 409)
+   * re-renders the form with the message, or answers JSON to ajax.
+   */
+  async function started(request: FastifyRequest, reply: FastifyReply, project: Project, values: { ref?: string }, start: () => Promise<Release>) {
     try {
-      const release = await service.start(request.user!, project.id, ref)
-      await request.audit('release.start', { type: 'release', id: release.id }, `${project.title} ${release.ref}`)
+      const release = await start()
       if (isAjax(request)) return reply.code(201).send({ ok: true, release: { id: release.id }, location: `/releases/${release.id}` })
       return reply.redirect(`/releases/${release.id}`)
     } catch (err) {
@@ -127,26 +128,30 @@ const releaseRoutes: FastifyPluginAsync = async (app) => {
       if (!status) throw err
       const message = err instanceof ProjectLockedError ? lockedMessage(err) : (err as Error).message
       if (isAjax(request)) throw new HttpError(status, message)
-      return releaseForm(reply, project, { ref }, message, status)
+      return releaseForm(reply, project, values, message, status)
     }
+  }
+
+  app.post('/projects/:id/releases', deployer, async (request, reply) => {
+    const project = await projectOr404(request)
+    const body = bodyOf(request)
+    const ref = typeof body.ref === 'string' ? body.ref : ''
+    return started(request, reply, project, { ref }, async () => {
+      const release = await service.start(request.user!, project.id, ref)
+      await request.audit('release.start', { type: 'release', id: release.id }, `${project.title} ${release.ref}`)
+      return release
+    })
   })
 
   app.post('/projects/:id/rollback', deployer, async (request, reply) => {
     const project = await projectOr404(request)
     const targetId = Number(bodyOf(request).release_id)
-    try {
+    return started(request, reply, project, {}, async () => {
       if (!Number.isSafeInteger(targetId) || targetId < 1) throw new HttpError(400, 'Pick a release to roll back to')
       const release = await service.rollback(request.user!, project.id, targetId)
       await request.audit('release.rollback', { type: 'release', id: release.id }, `${project.title} to #${targetId}`)
-      if (isAjax(request)) return reply.code(201).send({ ok: true, release: { id: release.id }, location: `/releases/${release.id}` })
-      return reply.redirect(`/releases/${release.id}`)
-    } catch (err) {
-      const status = err instanceof ProjectLockedError ? 409 : err instanceof HttpError && err.statusCode === 400 ? 400 : 0
-      if (!status) throw err
-      const message = err instanceof ProjectLockedError ? lockedMessage(err) : (err as Error).message
-      if (isAjax(request)) throw new HttpError(status, message)
-      return releaseForm(reply, project, {}, message, status)
-    }
+      return release
+    })
   })
 
   app.get('/releases/:id', async (request, reply) => {

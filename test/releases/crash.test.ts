@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import net from 'node:net'
 import path from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -8,22 +7,11 @@ import { buildApp } from '../../server/app.ts'
 import { loadConfig } from '../../server/config.ts'
 import { createUsersRepository } from '../../server/users/repository.ts'
 import { createTestDatabase } from '../helper.ts'
-import { sshdSkipReason } from '../support/sshd.ts'
+import { freePort, sshdSkipReason } from '../support/sshd.ts'
 import { deployFixture } from './fixture.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const skip = sshdSkipReason()
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 test('a console killed mid-release (SIGKILL): the next start marks the release interrupted and frees the lock', { skip, timeout: 120_000 }, async (t) => {
   const marker = `sleep 26.${process.pid}`

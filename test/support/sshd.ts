@@ -108,7 +108,8 @@ function sshdConfig(dir: string, port: number, opts: SshdOptions): string {
   ].join('\n')
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (for a server a test starts next). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
