@@ -24,8 +24,14 @@ export default fp(
     })
     app.decorate('releases', service)
     app.addHook('onReady', async () => {
-      const count = await service.recover()
-      if (count) app.log.warn({ count }, 'releases left running by a stopped console were marked interrupted')
+      // a database away at this moment must not keep the console from starting (/healthz says what is wrong);
+      // the service tries again on its next heartbeat
+      try {
+        const count = await service.recover()
+        if (count) app.log.warn({ count }, 'releases left running by a stopped console were marked interrupted')
+      } catch (err) {
+        app.log.error({ err }, 'could not check for releases left running; trying again shortly')
+      }
     })
     app.addHook('preClose', async () => service.stop())
   },

@@ -88,7 +88,10 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
     head: (topic) => repo.head(Number(topic.slice('release:'.length))),
   })
 
+  // set once the releases a dead console left behind were dealt with; until then each heartbeat tries again
+  let recovered = false
   const heartbeat = setInterval(() => {
+    if (!recovered) void recover().catch((err) => onError(err, 'marking interrupted releases failed'))
     const ids = [...running.keys()]
     if (!ids.length) return
     repo
@@ -127,6 +130,14 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
     await repo.update(id, { status: 'interrupted', error: why, finished_at: new Date() })
     await repo.closeHosts(id, 'cancelled')
     await repo.releaseLock(id)
+  }
+
+  /** At start: releases left running by a console that stopped are marked interrupted, their locks freed. */
+  async function recover(): Promise<number> {
+    const ids = await repo.orphaned(config.instanceId, new Date(Date.now() - STALE_MS))
+    for (const id of ids) await interrupt(id, 'interrupted: the console stopped while this release was running')
+    recovered = true
+    return ids.length
   }
 
   async function execute(release: Release, project: Project, target: Release | undefined): Promise<void> {
@@ -285,12 +296,7 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
       return (await log).chat(user.id, user.username, body)
     },
 
-    /** At start: releases left running by a console that stopped are marked interrupted. */
-    async recover(): Promise<number> {
-      const ids = await repo.orphaned(config.instanceId, new Date(Date.now() - STALE_MS))
-      for (const id of ids) await interrupt(id, 'interrupted: the console stopped while this release was running')
-      return ids.length
-    },
+    recover,
 
     /** On close: running releases are stopped and marked interrupted, their commands killed, locks freed. */
     async stop(): Promise<void> {
