@@ -35,6 +35,9 @@ import credentialRoutes from './credentials/routes.ts'
 import releases from './releases/plugin.ts'
 import releaseRoutes from './releases/routes.ts'
 import releaseApi from './releases/api.ts'
+import assets from './assets/plugin.ts'
+import assetRoutes from './assets/routes.ts'
+import assetApi from './assets/api.ts'
 import { KEY_FILE_LIMIT } from './credentials/schema.ts'
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public')
@@ -154,6 +157,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(credentialRoutes, { secretKey: config.secretKey })
   await app.register(releaseRoutes)
   await app.register(releaseApi, { prefix: '/api' })
+  await app.register(assets, { config })
+  await app.register(assetRoutes, { bodyLimit: config.bodyLimit })
+  await app.register(assetApi, { prefix: '/api' })
 
   app.get('/', async (_request, reply) => reply.redirect('/servers'))
   return app

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { loadAssetConfig, type AssetConfig } from './assets/config.ts'
 
 /** Thrown for a setting that cannot work; main.ts prints its message as one line. */
 export class ConfigError extends Error {}
@@ -42,6 +43,8 @@ export interface Config {
   gitTimeoutMs: number
   /** Names this console among several sharing a database (release locks); generated into DATA_DIR. */
   instanceId: string
+  /** The CMDB's collection settings (COLLECT_CONCURRENCY, COLLECT_TIMEOUT_S, COLLECTORS). */
+  assets: AssetConfig
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -137,5 +140,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gitTimeoutMs: integer(env, 'GIT_TIMEOUT_S', 120, 1, 3600) * 1000,
     // a restart keeps the id, which is how it knows the releases it ran before are dead
     instanceId: persistentSecret(env, 'INSTANCE_ID', dataDir, 'instance-id').slice(0, 32),
+    assets: loadAssetConfig(env),
   }
 }

@@ -1,8 +1,8 @@
 import type { Hub } from './hub.ts'
 
 /** The list pages that update live; each is a memory topic of the same name. */
-export type LiveList = 'servers' | 'projects'
-export const LIVE_LISTS: LiveList[] = ['servers', 'projects']
+export type LiveList = 'servers' | 'projects' | 'assets'
+export const LIVE_LISTS: LiveList[] = ['servers', 'projects', 'assets']
 
 export type ListChange = 'created' | 'updated' | 'deleted'
 

@@ -32,6 +32,7 @@ export const NAV = [
   { href: '/servers', label: 'Servers', role: 'viewer' },
   { href: '/projects', label: 'Projects', role: 'viewer' },
   { href: '/releases', label: 'Releases', role: 'viewer' },
+  { href: '/assets', label: 'Assets', role: 'viewer' },
   { href: '/room', label: 'Room', role: 'viewer' },
   { href: '/credentials', label: 'Credentials', role: 'admin' },
   { href: '/users', label: 'Users', role: 'admin' },

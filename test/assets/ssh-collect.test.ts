@@ -1,0 +1,107 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createAssetsService } from '../../server/assets/service.ts'
+import { COLLECT_TOPIC, createSshCollector, type CollectEvent } from '../../server/assets/ssh-collect.ts'
+import { collectorNames } from '../../server/assets/collectors/index.ts'
+import { createCredentialsService } from '../../server/credentials/service.ts'
+import { createServersRepository, type Server } from '../../server/servers/repository.ts'
+import { countRows, signIn, testConfig } from '../helper.ts'
+import { buildApp } from '../../server/app.ts'
+import { freePort, sshdSkipReason, startSshds } from '../support/sshd.ts'
+
+const skip = sshdSkipReason()
+
+test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, async (t) => {
+  const hosts = await startSshds(t, 4)
+  const config = await testConfig(t)
+  const app = await buildApp(config, { logger: false })
+  t.after(() => app.close())
+  await app.ready()
+  const credentials = createCredentialsService(app.knex, config.secretKey)
+  const repo = createServersRepository(app.knex)
+  const servers: Server[] = []
+  for (const [i, host] of hosts.entries()) {
+    const saved = await credentials.create({ name: `key ${i}`, kind: 'key', private_key: host.privateKey })
+    assert.ok(saved.ok)
+    servers.push(await repo.create({ hostname: `node${i + 1}`, address: host.host, port: host.port, username: host.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' }))
+  }
+  // a server whose port nobody listens on: the host that is down
+  const down = await repo.create({ hostname: 'node-down', address: '127.0.0.1', port: await freePort(), username: 'root', credential_id: servers[0]?.credential_id ?? null, env: 'test', tags: [], notes: '' })
+
+  await t.test('a pool of 2 collects every host at most 2 at a time; the host that is down is an error, the others are stored', async () => {
+    const events: CollectEvent[] = []
+    const original = app.hub.publish.bind(app.hub)
+    app.hub.publish = (name, data, seq) => {
+      if (name === COLLECT_TOPIC) events.push(data as CollectEvent)
+      return original(name, data, seq)
+    }
+    t.after(() => {
+      app.hub.publish = original
+    })
+    const collector = createSshCollector({
+      knex: app.knex,
+      hub: app.hub,
+      service: createAssetsService(app.knex, app.hub),
+      secretKey: config.secretKey,
+      connectTimeoutMs: 5000,
+      config: { concurrency: 2, timeoutMs: 60_000, collectors: collectorNames },
+    })
+    const run = await collector.start(null, 'test')
+    assert.equal(run.total, 5)
+    await collector.settled(run.id)
+    assert.equal(run.maxActive, 2, 'the pool ran two at once and never more')
+    assert.equal(run.done, 5)
+    assert.equal(run.failed, 1)
+    const byName = new Map(run.hosts.map((h) => [h.hostname, h]))
+    assert.equal(byName.get('node-down')?.status, 'failed')
+    assert.match(byName.get('node-down')?.message ?? '', /refused|ECONNREFUSED/i)
+    for (const s of servers) assert.equal(byName.get(s.hostname)?.status, 'created', `${s.hostname}: ${byName.get(s.hostname)?.message}`)
+
+    const assets = await app.knex('assets').orderBy('hostname')
+    assert.deepEqual(
+      assets.map((a: Record<string, unknown>) => [a.hostname, Number(a.server_id), a.mode]),
+      servers.map((s) => [s.hostname, s.id, 'ssh']),
+    )
+    const error = await app.knex('asset_errors').where({ kind: 'host' }).first()
+    assert.equal(error.hostname, 'node-down')
+    // pinned on first use, as a release pins it
+    for (const [i, s] of servers.entries()) assert.equal((await repo.findById(s.id))?.host_key_fingerprint, hosts[i]?.hostKeyFingerprint)
+    assert.equal((await repo.findById(down.id))?.host_key_fingerprint, null)
+    // progress went out live: the start, each host starting and ending, and the end
+    assert.equal(events.length, 1 + 5 * 2 + 1)
+    assert.equal(events.at(-1)?.finished, true)
+    assert.deepEqual(events.filter((e) => e.host?.status === 'running').length, 5)
+  })
+
+  await t.test('"Collect all" from the page runs with the configured pool and stores unchanged collections', async () => {
+    const deployer = await signIn(app, 'deployer')
+    const res = await deployer.form('/assets/collect', {})
+    assert.equal(res.statusCode, 302)
+    const run = app.assets.ssh.latest()
+    assert.ok(run)
+    await app.assets.ssh.settled(run.id)
+    assert.equal(run.hosts.filter((h) => h.status === 'unchanged').length, 4, JSON.stringify(run.hosts))
+    assert.equal(await countRows(app, 'asset_changes'), 0)
+    const page = await deployer.get('/assets')
+    assert.match(page.body, /5 of 5 done, 1 failed — finished/)
+    assert.match(page.body, /id="collect-host-\d+" class="status-failed"/)
+  })
+
+  await t.test('"Collect now" on an asset page collects that one server; a viewer may not', async () => {
+    const asset = await app.knex('assets').where({ hostname: 'node1' }).first()
+    const viewer = await signIn(app, 'viewer')
+    assert.equal((await viewer.form('/assets/collect', { server_id: String(asset.server_id) })).statusCode, 403)
+    const deployer = await signIn(app, 'deployer')
+    const page = await deployer.get(`/assets/${asset.id}`)
+    assert.match(page.body, /id="collect-now"/)
+    const res = await deployer.form('/assets/collect', { server_id: String(asset.server_id), back: `/assets/${asset.id}` })
+    assert.equal(res.statusCode, 302)
+    assert.equal(res.headers.location, `/assets/${asset.id}`)
+    const run = app.assets.ssh.latest()
+    assert.ok(run)
+    assert.equal(run.total, 1)
+    await app.assets.ssh.settled(run.id)
+    assert.equal(run.hosts[0]?.status, 'unchanged')
+    assert.equal((await deployer.form('/assets/collect', { server_id: '999999' })).statusCode, 404)
+  })
+})
