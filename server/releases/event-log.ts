@@ -23,6 +23,8 @@ const FLUSH_EVENTS = 1_000
 /** How long a line may wait for company before it is written and sent. */
 const FLUSH_MS = 40
 const RETRY_MS = 1_000
+/** Failed writes of one batch before it is stored event by event. */
+const GIVE_UP_AFTER = 3
 
 const MASK = '********'
 
@@ -125,6 +127,7 @@ export class ReleaseLog {
   }
 
   private async write(batch: Pending[]): Promise<void> {
+    let stored = batch
     try {
       await this.repo.insertEvents(
         this.releaseId,
@@ -132,15 +135,48 @@ export class ReleaseLog {
       )
       this.failures = 0
     } catch (err) {
-      // the database is away: keep the lines (in order, ahead of newer ones) and try again shortly
       this.failures++
-      this.pending = batch.concat(this.pending)
       this.onError(err)
-      return
+      if (this.failures < GIVE_UP_AFTER) {
+        // the database is away: keep the lines (in order, ahead of newer ones) and try again shortly
+        this.pending = batch.concat(this.pending)
+        return
+      }
+      const count = await this.writeOneByOne(batch)
+      stored = batch.slice(0, count)
+      if (count < batch.length) this.pending = batch.slice(count).concat(this.pending)
+      else this.failures = 0
     }
     const topic = releaseTopic(this.releaseId)
-    for (const { event, author } of batch) {
+    for (const { event, author } of stored) {
       this.hub.publish(topic, { kind: event.kind, host: event.host, stream: event.stream, body: event.body, author, at: event.at.toISOString() }, event.seq)
     }
+  }
+
+  /**
+   * A batch refused again and again is not a database that is away but one
+   * that refuses something in it: store the events one at a time, and put a
+   * line saying so in place of any the database will not take, so one bad
+   * line never holds up the rest of the log. Returns how many (from the
+   * start) are stored; the rest wait for the next try.
+   */
+  private async writeOneByOne(batch: Pending[]): Promise<number> {
+    let done = 0
+    for (const item of batch) {
+      try {
+        await this.repo.insertEvents(this.releaseId, [item.event])
+      } catch (err) {
+        const why = (err instanceof Error ? err.message : String(err)).slice(0, 300)
+        item.event = { ...item.event, kind: 'log', stream: 'stderr', body: `(a ${item.event.kind} event could not be stored: ${why})` }
+        item.author = null
+        try {
+          await this.repo.insertEvents(this.releaseId, [item.event])
+        } catch {
+          return done
+        }
+      }
+      done++
+    }
+    return done
   }
 }

@@ -59,3 +59,42 @@ test('the release log writes events in batches before publishing them, in one nu
   assert.equal(rows[2501]?.author, 'ana')
   assert.equal(await repo.head(id), 2502)
 })
+
+test('an event the database refuses is replaced by a line saying so; the rest of the log goes on', async (t) => {
+  const app = await buildTestApp(t)
+  await app.ready()
+  const user = await createUser(app, 'ben', 'deployer')
+  const project = await createProjectsRepository(app.knex).create({
+    title: 'shop', repo_url: '/srv/git/shop.git', env: 'test', deploy_path: '/srv/shop', keep_releases: 5, rollout: 'parallel', batch_size: 10, stop_on_failure: true,
+    hook_before_download: '', hook_after_download: '', hook_before_deploy: '', hook_after_deploy: '', server_ids: [],
+  })
+  const repo = createReleasesRepository(app.knex)
+  const id = await repo.create({ project_id: project.id, kind: 'deploy', ref: 'main', commit: null, user_id: user.id, rollback_of: null, artifact: null, hosts: [] }, 'test')
+  const insert = repo.insertEvents.bind(repo)
+  // a database that refuses one value (as MySQL's strict mode refuses a too long one)
+  repo.insertEvents = async (releaseId, events) => {
+    if (events.some((e) => e.body.includes('POISON'))) throw new Error('Data too long for column')
+    return insert(releaseId, events)
+  }
+  const errors: unknown[] = []
+  const log = new ReleaseLog(id, repo, app.hub, 0, undefined, (err) => errors.push(err))
+  log.log(null, 'stdout', 'before')
+  log.log(null, 'stdout', 'POISON')
+  log.log(null, 'stdout', 'after')
+  const until = Date.now() + 10_000
+  while ((await repo.head(id)) < 3) {
+    assert.ok(Date.now() < until, 'the log stayed stuck')
+    await log.flush()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const rows = await repo.eventsAfter(id, 0, null, 10)
+  assert.deepEqual(
+    rows.map((r) => [r.seq, r.stream, r.body]),
+    [
+      [1, 'stdout', 'before'],
+      [2, 'stderr', '(a log event could not be stored: Data too long for column)'],
+      [3, 'stdout', 'after'],
+    ],
+  )
+  assert.ok(errors.length >= 3)
+})
