@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: `npm test`. Installs what the tests need on a fresh
 # Debian machine (chromium for the browser tests, openssh-server for the SSH
-# tests' loopback sshd), then runs every
+# tests' loopback sshd, ansible for the CMDB's Ansible mode), then runs every
 # test/**/*.test.ts with node's runner. DATABASE_URL=mysql://... runs the same
 # tests on MySQL/MariaDB; unset, they run on SQLite.
 set -euo pipefail
@@ -13,6 +13,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 # only the binary: test/support/sshd.ts runs its own sshd processes on loopback
 # (Debian's package would also enable the system service where one can start)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+# the CMDB's Ansible mode is tested against the same loopback sshd servers
+command -v ansible >/dev/null 2>&1 || missing+=(ansible)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing ${missing[*]} (Debian packages the tests need)"

@@ -8,6 +8,8 @@ export interface AssetConfig {
   timeoutMs: number
   /** Which collectors the console runs over SSH (the agent chooses its own with --collectors). */
   collectors: CollectorName[]
+  /** Collect every server over SSH this often (0: only when someone presses the button). */
+  everyMs: number
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -33,5 +35,6 @@ export function loadAssetConfig(env: NodeJS.ProcessEnv = process.env): AssetConf
     concurrency: integer(env, 'COLLECT_CONCURRENCY', 20, 1, 500),
     timeoutMs: integer(env, 'COLLECT_TIMEOUT_S', 60, 1, 3600) * 1000,
     collectors,
+    everyMs: integer(env, 'COLLECT_EVERY_S', 0, 0, 7 * 24 * 3600) * 1000,
   }
 }

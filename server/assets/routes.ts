@@ -27,7 +27,7 @@ function csvText(request: FastifyRequest): string {
 
 /** The CMDB pages: the inventory, one asset with its history, collection errors, enrollment, SSH collection, CSV. */
 const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts) => {
-  const { service, ssh } = app.assets
+  const { service, ssh, ansible } = app.assets
   const repo = service.repo
   const csv = createInventoryCsv(app.knex, app.hub)
 
@@ -47,7 +47,9 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
       page,
       rows,
       query,
-      run: ssh.latest(),
+      // the newer of the two modes' runs: both report on the same topic
+      run: [ssh.latest(), ansible.latest()].filter((r) => r !== null).sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())[0] ?? null,
+      ansibleInstalled: ansible.installed(),
       liveCursor: app.hub.head('assets'),
       runCursor: app.hub.head(COLLECT_TOPIC),
       scripts: ['/public/js/live-list.js', '/public/js/assets.js'],
@@ -122,14 +124,18 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
       if (!(await app.knex('servers').where({ id }).first('id'))) throw notFound('Server')
       ids = [id]
     }
-    const run = await ssh.start(ids, request.user?.username ?? '')
-    await request.audit('asset.collect', { type: 'server', id: ids?.[0] ?? null }, ids ? `collect one server` : `collect all ${run.total} servers`)
+    const withAnsible = body.mode === 'ansible'
+    if (withAnsible && !ansible.installed()) throw new HttpError(409, "Ansible is not installed on the console's machine (apt-get install ansible)")
+    const run = await (withAnsible ? ansible : ssh).start(ids, request.user?.username ?? '')
+    await request.audit('asset.collect', { type: 'server', id: ids?.[0] ?? null }, `${ids ? `collect one server` : `collect all ${run.total} servers`}${withAnsible ? ' with Ansible' : ''}`)
     const back = typeof body.back === 'string' && /^\/assets(\/\d+)?$/.test(body.back) ? body.back : '/assets'
-    return done(request, reply, back, run.total ? `Collecting ${run.total} server${run.total === 1 ? '' : 's'} over SSH (run ${run.id}).` : 'There are no servers to collect.', { run: run.id })
+    const how = withAnsible ? 'with Ansible' : 'over SSH'
+    return done(request, reply, back, run.total ? `Collecting ${run.total} server${run.total === 1 ? '' : 's'} ${how} (run ${run.id}).` : 'There are no servers to collect.', { run: run.id })
   })
 
   app.get('/assets/collect/:id', async (request, reply) => {
-    const run = ssh.find(idParam(request, 'Collection run'))
+    const id = idParam(request, 'Collection run')
+    const run = ssh.find(id) ?? ansible.find(id)
     if (!run) throw notFound('Collection run')
     return reply.send(run)
   })

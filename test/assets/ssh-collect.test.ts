@@ -44,7 +44,7 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
       service: createAssetsService(app.knex, app.hub),
       secretKey: config.secretKey,
       connectTimeoutMs: 5000,
-      config: { concurrency: 2, timeoutMs: 60_000, collectors: collectorNames },
+      config: { concurrency: 2, timeoutMs: 60_000, collectors: collectorNames, everyMs: 0 },
     })
     const run = await collector.start(null, 'test')
     assert.equal(run.total, 5)
@@ -104,4 +104,22 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
     assert.equal(run.hosts[0]?.status, 'unchanged')
     assert.equal((await deployer.form('/assets/collect', { server_id: '999999' })).statusCode, 404)
   })
+})
+
+test('COLLECT_EVERY_S collects every server on a schedule, without anyone pressing a button', { skip, timeout: 60_000 }, async (t) => {
+  const [host] = await startSshds(t, 1)
+  const config = await testConfig(t, { COLLECT_EVERY_S: '1' })
+  const app = await buildApp(config, { logger: false })
+  t.after(() => app.close())
+  await app.ready()
+  const saved = await createCredentialsService(app.knex, config.secretKey).create({ name: 'key', kind: 'key', private_key: host!.privateKey })
+  assert.ok(saved.ok)
+  await createServersRepository(app.knex).create({ hostname: 'cron1', address: host!.host, port: host!.port, username: host!.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' })
+  const until = Date.now() + 30_000
+  while ((await countRows(app, 'assets')) === 0) {
+    assert.ok(Date.now() < until, 'no scheduled collection within 30 s')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  assert.equal(app.assets.ssh.latest()?.startedBy, 'schedule')
+  await app.assets.ssh.settled(app.assets.ssh.latest()!.id)
 })
