@@ -20,6 +20,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { writeInventory } from './ansible-inventory.ts'
 import { sleep, track } from './poll-targets.ts'
 import type { Cleanup, Host } from './deploy-hosts.ts'
 
@@ -75,23 +76,9 @@ export class AnsibleSide {
     private readonly hosts: Host[],
   ) {
     cleanup.after(() => this.kill())
-    const knownHosts = path.join(dir, 'known_hosts')
-    writeFileSync(knownHosts, hosts.map((h) => `[127.0.0.1]:${h.port} ${h.hostPublicKey}\n`).join(''))
-    const lines = ['all:', '  vars:', '    ansible_python_interpreter: /usr/bin/python3', `    ansible_ssh_common_args: "-o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes"`, '  hosts:']
-    hosts.forEach((h, i) => {
-      lines.push(
-        `    host-${String(i + 1).padStart(2, '0')}:`,
-        '      ansible_host: 127.0.0.1',
-        `      ansible_port: ${h.port}`,
-        `      ansible_user: ${h.username}`,
-        `      ansible_ssh_private_key_file: ${h.keyFile}`,
-        // absolute: unarchive expands "~" as "~user", the passwd home, not the session's
-        // HOME (the file module would use HOME), and pays an extra command per host for it
-        `      deploy_path: ${path.join(h.home, ANSIBLE_DEPLOY_DIR)}`,
-      )
-    })
-    this.inventory = path.join(dir, 'inventory.yml')
-    writeFileSync(this.inventory, lines.join('\n') + '\n')
+    // absolute: unarchive expands "~" as "~user", the passwd home, not the session's
+    // HOME (the file module would use HOME), and pays an extra command per host for it
+    this.inventory = writeInventory(dir, hosts, (h) => [`      deploy_path: ${path.join(h.home, ANSIBLE_DEPLOY_DIR)}`])
     this.playbook = path.join(dir, 'deploy.yml')
     writeFileSync(this.playbook, PLAYBOOK)
     this.cfg = path.join(dir, 'ansible.cfg')
