@@ -112,7 +112,8 @@ export const nicCollector: Collector<Nic[]> = {
   needs: {
     dirs: ['/sys/class/net'],
     files: ['address', 'mtu', 'operstate', 'speed', 'type'].map((f) => `/sys/class/net/*/${f}`),
-    commands: [{ command: IP_JSON }, { command: IP_ONELINE }],
+    // `ip -o addr` is only the fallback for an iproute2 without JSON: asked live on those hosts, not run everywhere
+    commands: [{ command: IP_JSON }],
   },
 
   async collect(target) {

@@ -50,24 +50,26 @@ function commandLine(index: number, command: PrefetchCommand): string {
 }
 
 /**
- * Prints one file's section. A collection reads a hundred /sys attributes
- * (five per disk and NIC, loop devices included) and a fork costs about a
- * millisecond on a small VM, so /sys files, which the kernel caps at one
- * page, are read with the shell's own `read`; the rest with one cat each.
- * An attribute the driver refuses to give (a down link's speed: EINVAL)
- * reads as nothing, so an empty one is checked with cat; a failing cat
- * prints an X section that cancels the file.
+ * Prints one file's section. A collection reads a hundred small files (five
+ * /sys attributes per disk and NIC, loop devices included, and /proc and
+ * /etc files of a few lines), and a fork costs about a millisecond on a
+ * small VM and several when fifty collections share two cores: so files are
+ * read with the shell's own `read`. Only /proc/cpuinfo, which grows with
+ * the core count, goes through cat (the shell's string building is
+ * quadratic). An attribute the driver refuses to give (a down link's speed:
+ * EINVAL) reads as nothing, so an empty file is checked with cat; a failing
+ * cat prints an X section that cancels the file.
  */
 const readFileFunction = `read_one() {
   case "$1" in
-    /sys/*)
+    /proc/cpuinfo)
+      printf '\\n%s F %s\\n' "$M" "$1"
+      cat -- "$1" 2>/dev/null || printf '\\n%s X %s\\n' "$M" "$1" ;;
+    *)
       c=; l=
       { while IFS= read -r l; do c="$c$l
 "; done; c="$c$l"; } <"$1" 2>/dev/null || return 0
       if [ -n "$c" ] || cat -- "$1" >/dev/null 2>&1; then printf '\\n%s F %s\\n%s' "$M" "$1" "$c"; fi ;;
-    *)
-      printf '\\n%s F %s\\n' "$M" "$1"
-      cat -- "$1" 2>/dev/null || printf '\\n%s X %s\\n' "$M" "$1" ;;
   esac
 }`
 
@@ -89,10 +91,12 @@ export function buildBatch(needs: Required<TargetNeeds>): Batch {
       'd=$(mktemp -d) || exit 1',
       `trap 'rm -rf -- "$d"' EXIT`,
       // stdout and stderr go to files: $( ) could not keep them apart and would eat trailing newlines
+      // stdout goes straight into the answer (a C section, closed by an R section with the status): no cat per command
       'run_one() {',
-      '  if [ -n "$T" ]; then timeout "$2" /bin/sh -c "$3" >"$d/o" 2>"$d/e" </dev/null; else /bin/sh -c "$3" >"$d/o" 2>"$d/e" </dev/null; fi',
+      `  printf '\\n%s C %s\\n' "$M" "$1"`,
+      '  if [ -n "$T" ]; then timeout "$2" /bin/sh -c "$3" 2>"$d/e" </dev/null; else /bin/sh -c "$3" 2>"$d/e" </dev/null; fi',
       '  r=$?',
-      `  printf '\\n%s C %s %s\\n' "$M" "$1" "$r"; cat "$d/o"`,
+      `  printf '\\n%s R %s %s\\n' "$M" "$1" "$r"`,
       // stderr is usually empty: no cat for it then
       `  if [ -s "$d/e" ]; then printf '\\n%s E %s\\n' "$M" "$1"; cat "$d/e"; fi`,
       '}',
@@ -107,6 +111,7 @@ export function buildBatch(needs: Required<TargetNeeds>): Batch {
     let sawUser = false
     const stderrs = new Map<number, string>()
     const outcomes = new Map<number, { code: number; stdout: string }>()
+    const stdouts = new Map<number, string>()
     // anything before the first marker (a login banner from a shell rc file) is dropped with sections[0]
     for (const section of ('\n' + output).split(`\n${marker} `).slice(1)) {
       const nl = section.indexOf('\n')
@@ -120,9 +125,11 @@ export function buildBatch(needs: Required<TargetNeeds>): Batch {
       } else if (kind === 'F') result.files.set(detail, body)
       else if (kind === 'X') result.files.delete(detail)
       else if (kind === 'D') result.dirs.set(detail, body.split('\n').filter(Boolean))
-      else if (kind === 'C') {
+      else if (kind === 'C') stdouts.set(Number(detail), body)
+      else if (kind === 'R') {
         const [index, code] = detail.split(' ').map(Number)
-        if (index !== undefined && code !== undefined) outcomes.set(index, { code, stdout: body })
+        // a command cut off mid-output (the batch was killed) has no R section and counts as not run
+        if (index !== undefined && code !== undefined && stdouts.has(index)) outcomes.set(index, { code, stdout: stdouts.get(index) as string })
       } else if (kind === 'E') stderrs.set(Number(detail), body)
     }
     if (!sawUser) throw new Error('the collection script printed no answer (is the login shell POSIX?)')
