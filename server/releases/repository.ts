@@ -66,6 +66,7 @@ export interface LockHolder {
   release_id: number
   username: string | null
   owner: string
+  acquired_at: Date
   heartbeat_at: Date
 }
 
@@ -172,9 +173,15 @@ export function createReleasesRepository(knex: Knex) {
       .join('releases as r', 'r.id', 'l.release_id')
       .leftJoin('users as u', 'u.id', 'r.user_id')
       .where('l.project_id', projectId)
-      .first('l.release_id', 'l.owner', 'l.heartbeat_at', 'u.username')) as Record<string, unknown> | undefined
+      .first('l.release_id', 'l.owner', 'l.acquired_at', 'l.heartbeat_at', 'u.username')) as Record<string, unknown> | undefined
     if (!row) return null
-    return { release_id: Number(row.release_id), username: str(row.username), owner: String(row.owner), heartbeat_at: toDate(row.heartbeat_at) as Date }
+    return {
+      release_id: Number(row.release_id),
+      username: str(row.username),
+      owner: String(row.owner),
+      acquired_at: toDate(row.acquired_at) as Date,
+      heartbeat_at: toDate(row.heartbeat_at) as Date,
+    }
   }
 
   return {

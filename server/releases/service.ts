@@ -67,6 +67,7 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
     connectTimeoutMs: config.connectTimeoutMs,
   }
   const running = new Map<number, Running>()
+  const bootedAt = Date.now()
   // logs of finished releases that received chat: one writer per release keeps seqs unique
   const idleLogs = new Map<number, Promise<ReleaseLog>>()
   let stopped = false
@@ -205,10 +206,11 @@ export function createReleaseService(opts: ReleaseServiceOptions) {
       return await repo.create(input, config.instanceId)
     } catch (err) {
       if (!(err instanceof ProjectLockedError)) throw err
-      // a lock left by a console that died, or one this instance holds but no longer runs: free it and try once more
+      // a lock left by a console that died: this instance before its restart (taken before this process
+      // started; a lock taken since is a start still on its way to running), or another whose heartbeat stopped
       const holder = err.holder
-      const ours = holder.owner === config.instanceId && !running.has(holder.release_id)
-      if (!ours && holder.heartbeat_at.getTime() > Date.now() - STALE_MS) throw err
+      const oursFromBefore = holder.owner === config.instanceId && holder.acquired_at.getTime() < bootedAt && !running.has(holder.release_id)
+      if (!oursFromBefore && holder.heartbeat_at.getTime() > Date.now() - STALE_MS) throw err
       await interrupt(holder.release_id, 'interrupted: the console running it stopped (its lock went stale)')
       return repo.create(input, config.instanceId)
     }

@@ -311,3 +311,15 @@ test('closing the console mid-release marks it interrupted and frees the lock', 
   const log = (await again.releases.repo.eventsAfter(release.id, 0, null, 10_000)).map((e) => e.body)
   assert.ok(log.some((l) => l.includes('the console was shut down')), log.join('\n'))
 })
+
+test('two starts at once (a double click): one release runs, the other is refused, and the first is left alone', { skip }, async (t) => {
+  const f = await deployFixture(t, { hosts: 1 })
+  const results = await Promise.allSettled([f.app.releases.start(f.admin, f.project.id, 'main'), f.app.releases.start(f.admin, f.project.id, 'main')])
+  const started = results.filter((r) => r.status === 'fulfilled')
+  const refused = results.filter((r) => r.status === 'rejected')
+  assert.equal(started.length, 1)
+  assert.equal(refused.length, 1)
+  assert.ok((refused[0] as PromiseRejectedResult).reason instanceof ProjectLockedError)
+  const release = await f.settled((started[0] as PromiseFulfilledResult<{ id: number }>).value.id)
+  assert.equal(release.status, 'success', release.error ?? '')
+})
