@@ -6,6 +6,7 @@ import { ENVIRONMENTS } from '../web/environments.ts'
 import { parseListQuery } from '../web/list-query.ts'
 import { bodyOf, done, idParam, isAjax } from '../web/crud.ts'
 import { testConnection } from './connection-test.ts'
+import { createAssetsRepository } from '../assets/repository.ts'
 import { notFound } from '../web/errors.ts'
 import type { FieldErrors } from '../web/validate.ts'
 
@@ -16,6 +17,7 @@ const deployer = { config: { role: 'deployer' as const } }
 const serverRoutes: FastifyPluginAsync<{ secretKey: Buffer; connectTimeoutMs: number }> = async (app, opts) => {
   const service = createServersService(app.knex, app.hub)
   const credentials = createCredentialsRepository(app.knex)
+  const assets = createAssetsRepository(app.knex)
 
   async function form(reply: FastifyReply, values: Record<string, unknown>, errors: FieldErrors, id: number | null, status = 200) {
     return reply.code(status).render('servers/form', {
@@ -55,7 +57,8 @@ const serverRoutes: FastifyPluginAsync<{ secretKey: Buffer; connectTimeoutMs: nu
     const server = await service.repo.findById(idParam(request, 'Server'))
     if (!server) throw notFound('Server')
     const projects = await service.repo.projectsUsing(server.id)
-    return reply.render('servers/show', { title: server.hostname, server, projects })
+    const asset = await assets.findByServerId(server.id)
+    return reply.render('servers/show', { title: server.hostname, server, projects, asset })
   })
 
   // connect, run `uname -a`, pin the host key when none is pinned yet
