@@ -12,7 +12,7 @@ import { freePort, sshdSkipReason, startSshds } from '../support/sshd.ts'
 const skip = sshdSkipReason()
 
 test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, async (t) => {
-  const hosts = await startSshds(t, 4)
+  const hosts = await startSshds(t, 5)
   const config = await testConfig(t)
   const app = await buildApp(config, { logger: false })
   t.after(() => app.close())
@@ -47,10 +47,10 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
       config: { concurrency: 2, timeoutMs: 60_000, collectors: collectorNames, everyMs: 0 },
     })
     const run = await collector.start(null, 'test')
-    assert.equal(run.total, 5)
+    assert.equal(run.total, 6)
     await collector.settled(run.id)
     assert.equal(run.maxActive, 2, 'the pool ran two at once and never more')
-    assert.equal(run.done, 5)
+    assert.equal(run.done, 6)
     assert.equal(run.failed, 1)
     const byName = new Map(run.hosts.map((h) => [h.hostname, h]))
     assert.equal(byName.get('node-down')?.status, 'failed')
@@ -68,9 +68,9 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
     for (const [i, s] of servers.entries()) assert.equal((await repo.findById(s.id))?.host_key_fingerprint, hosts[i]?.hostKeyFingerprint)
     assert.equal((await repo.findById(down.id))?.host_key_fingerprint, null)
     // progress went out live: the start, each host starting and ending, and the end
-    assert.equal(events.length, 1 + 5 * 2 + 1)
+    assert.equal(events.length, 1 + 6 * 2 + 1)
     assert.equal(events.at(-1)?.finished, true)
-    assert.deepEqual(events.filter((e) => e.host?.status === 'running').length, 5)
+    assert.deepEqual(events.filter((e) => e.host?.status === 'running').length, 6)
   })
 
   await t.test('"Collect all" from the page runs with the configured pool and stores unchanged collections', async () => {
@@ -80,10 +80,10 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
     const run = app.assets.ssh.latest()
     assert.ok(run)
     await app.assets.ssh.settled(run.id)
-    assert.equal(run.hosts.filter((h) => h.status === 'unchanged').length, 4, JSON.stringify(run.hosts))
+    assert.equal(run.hosts.filter((h) => h.status === 'unchanged').length, 5, JSON.stringify(run.hosts))
     assert.equal(await countRows(app, 'asset_changes'), 0)
     const page = await deployer.get('/assets')
-    assert.match(page.body, /5 of 5 done, 1 failed — finished/)
+    assert.match(page.body, /6 of 6 done, 1 failed — finished/)
     assert.match(page.body, /id="collect-host-\d+" class="status-failed"/)
   })
 
