@@ -1,4 +1,4 @@
-import { ConfigError } from '../config.ts'
+import { ConfigError, integer } from '../config.ts'
 import { checkCollectorNames, collectorNames, type CollectorName } from './collectors/index.ts'
 
 export interface AssetConfig {
@@ -10,15 +10,6 @@ export interface AssetConfig {
   collectors: CollectorName[]
   /** Collect every server over SSH this often (0: only when someone presses the button). */
   everyMs: number
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name}=${raw} is not a whole number`)
-  const value = Number(raw)
-  if (value < min || value > max) throw new ConfigError(`${name}=${raw} is outside ${min}..${max}`)
-  return value
 }
 
 /** The CMDB's settings from the environment; loadConfig (server/config.ts) calls it, so a bad value stops the start like any other. */
