@@ -11,7 +11,7 @@ import { connect } from '../ssh/runner.ts'
 import { carryForward, factsFromAnsible } from './ansible-facts.ts'
 import type { AssetConfig } from './config.ts'
 import type { AssetsService } from './service.ts'
-import { COLLECT_TOPIC, type CollectEvent, type CollectRun, type HostProgress, type HostStatus } from './ssh-collect.ts'
+import { createRunBook, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
 /** Debian's ansible, found on PATH like a shell would. */
 export const ANSIBLE = 'ansible'
@@ -23,7 +23,6 @@ export const TARGET_PYTHON = '/usr/bin/python3'
  * topic, and the /assets page swaps its table when the run id changes.
  */
 const FIRST_RUN_ID = 100_001
-const KEPT_RUNS = 5
 /** After SIGTERM, how long ansible and its forks get before SIGKILL. */
 const KILL_GRACE_MS = 3000
 
@@ -97,16 +96,10 @@ function failureOf(json: string): string {
 export function createAnsibleCollector(opts: Options) {
   const servers = createServersRepository(opts.knex)
   const locate = opts.ansiblePath ?? (() => findAnsible())
-  const runs: CollectRun[] = []
-  const running = new Map<number, Promise<void>>()
+  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: FIRST_RUN_ID, what: 'an Ansible collection run', onError: opts.onError })
+  const { publish } = book
   const children = new Set<ChildProcess>()
-  let nextId = FIRST_RUN_ID
   let stopping = false
-
-  function publish(run: CollectRun, host: HostProgress | null): void {
-    const event: CollectEvent = { run: run.id, host: host && { ...host }, done: run.done, failed: run.failed, total: run.total, finished: run.finishedAt !== null }
-    opts.hub?.publish(COLLECT_TOPIC, event)
-  }
 
   async function finish(run: CollectRun, progress: HostProgress, status: HostStatus, message: string | null, started: number): Promise<void> {
     progress.status = status
@@ -336,51 +329,16 @@ export function createAnsibleCollector(opts: Options) {
     },
 
     /** Starts collecting these servers (all when ids is null) through ansible and returns the run at once. */
-    async start(ids: number[] | null, startedBy: string): Promise<CollectRun> {
-      const all = ids ?? ((await opts.knex('servers').select('id')) as Array<{ id: number }>).map((r) => Number(r.id))
-      const list = await servers.forSsh(all)
-      const run: CollectRun = {
-        id: nextId++,
-        startedBy,
-        startedAt: new Date(),
-        finishedAt: null,
-        total: list.length,
-        done: 0,
-        failed: 0,
-        maxActive: 0,
-        hosts: list.map((s) => ({ serverId: s.id, hostname: s.hostname, status: 'queued', message: null, assetId: null, ms: null })),
-      }
-      runs.unshift(run)
-      runs.splice(KEPT_RUNS)
-      publish(run, null)
-      const job = execute(run, list)
-        .catch((err) => opts.onError?.(err, 'an Ansible collection run failed'))
-        .finally(() => {
-          run.finishedAt = new Date()
-          publish(run, null)
-          running.delete(run.id)
-        })
-      running.set(run.id, job)
-      return run
-    },
-
-    async settled(id: number): Promise<void> {
-      await running.get(id)
-    },
-
-    find(id: number): CollectRun | null {
-      return runs.find((r) => r.id === id) ?? null
-    },
-
-    latest(): CollectRun | null {
-      return runs[0] ?? null
-    },
+    start: (ids: number[] | null, startedBy: string): Promise<CollectRun> => book.start(ids, startedBy, execute),
+    settled: book.settled,
+    find: book.find,
+    latest: book.latest,
 
     /** On close: ansible and its forks are stopped, the runs awaited (their temp dirs removed). */
     async stop(): Promise<void> {
       stopping = true
       for (const child of children) killGroup(child)
-      await Promise.allSettled([...running.values()])
+      await book.drain()
     },
   }
 }

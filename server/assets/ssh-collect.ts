@@ -7,45 +7,9 @@ import { collectAll } from './collectors/index.ts'
 import type { AssetConfig } from './config.ts'
 import type { AssetsService } from './service.ts'
 import { createSshTarget } from './targets/ssh.ts'
+import { createRunBook, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
-export const COLLECT_TOPIC = 'asset-collect'
-
-export type HostStatus = 'queued' | 'running' | 'created' | 'updated' | 'unchanged' | 'refused' | 'failed'
-
-export interface HostProgress {
-  serverId: number
-  hostname: string
-  status: HostStatus
-  message: string | null
-  assetId: number | null
-  ms: number | null
-}
-
-export interface CollectRun {
-  id: number
-  startedBy: string
-  startedAt: Date
-  finishedAt: Date | null
-  total: number
-  done: number
-  failed: number
-  /** The most hosts collected at once, so the pool's bound can be seen (and tested). */
-  maxActive: number
-  hosts: HostProgress[]
-}
-
-/** What the page hears about a run: one host's new state and the run's counts. */
-export interface CollectEvent {
-  run: number
-  host: HostProgress | null
-  done: number
-  failed: number
-  total: number
-  finished: boolean
-}
-
-/** Runs kept for the page to show after they end (the newest first). */
-const KEPT_RUNS = 5
+export { COLLECT_TOPIC, type CollectEvent, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
 class HostTimeout extends Error {}
 
@@ -68,17 +32,10 @@ interface Options {
  */
 export function createSshCollector(opts: Options) {
   const servers = createServersRepository(opts.knex)
-  const runs: CollectRun[] = []
-  const running = new Map<number, Promise<void>>()
+  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: 1, what: 'an asset collection run', onError: opts.onError })
+  const { publish } = book
   const open = new Set<SshConnection>()
-  let nextId = 1
   let stopping = false
-
-  function publish(run: CollectRun, host: HostProgress | null): void {
-    // a copy: the host's progress object goes on changing after this event
-    const event: CollectEvent = { run: run.id, host: host && { ...host }, done: run.done, failed: run.failed, total: run.total, finished: run.finishedAt !== null }
-    opts.hub?.publish(COLLECT_TOPIC, event)
-  }
 
   async function collectHost(server: SshServer, progress: HostProgress): Promise<void> {
     const { service, config } = opts
@@ -164,54 +121,20 @@ export function createSshCollector(opts: Options) {
       }
     }
     await Promise.all(Array.from({ length: Math.min(opts.config.concurrency, list.length) }, worker))
-    run.finishedAt = new Date()
-    publish(run, null)
   }
 
   return {
     /** Starts collecting these servers (all when ids is null) and returns the run at once; the work goes on in the background. */
-    async start(ids: number[] | null, startedBy: string): Promise<CollectRun> {
-      const all = ids ?? ((await opts.knex('servers').select('id')) as Array<{ id: number }>).map((r) => Number(r.id))
-      const list = await servers.forSsh(all)
-      const run: CollectRun = {
-        id: nextId++,
-        startedBy,
-        startedAt: new Date(),
-        finishedAt: null,
-        total: list.length,
-        done: 0,
-        failed: 0,
-        maxActive: 0,
-        hosts: list.map((s) => ({ serverId: s.id, hostname: s.hostname, status: 'queued', message: null, assetId: null, ms: null })),
-      }
-      runs.unshift(run)
-      runs.splice(KEPT_RUNS)
-      publish(run, null)
-      const job = execute(run, list)
-        .catch((err) => opts.onError?.(err, 'an asset collection run failed'))
-        .finally(() => running.delete(run.id))
-      running.set(run.id, job)
-      return run
-    },
-
-    /** Resolves when the run has ended (at once for an unknown or finished run). */
-    async settled(id: number): Promise<void> {
-      await running.get(id)
-    },
-
-    find(id: number): CollectRun | null {
-      return runs.find((r) => r.id === id) ?? null
-    },
-
-    latest(): CollectRun | null {
-      return runs[0] ?? null
-    },
+    start: (ids: number[] | null, startedBy: string): Promise<CollectRun> => book.start(ids, startedBy, execute),
+    settled: book.settled,
+    find: book.find,
+    latest: book.latest,
 
     /** On close: no new host starts, open connections are closed, and the runs are awaited. */
     async stop(): Promise<void> {
       stopping = true
       for (const conn of open) conn.close()
-      await Promise.allSettled([...running.values()])
+      await book.drain()
     },
   }
 }
