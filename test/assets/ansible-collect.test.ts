@@ -8,11 +8,12 @@ import { createAssetsService } from '../../server/assets/service.ts'
 import { COLLECT_TOPIC, type CollectEvent } from '../../server/assets/ssh-collect.ts'
 import { createLocalTarget } from '../../server/assets/targets/local.ts'
 import { createCredentialsService } from '../../server/credentials/service.ts'
-import { createServersRepository, type Server } from '../../server/servers/repository.ts'
+import { createServersRepository } from '../../server/servers/repository.ts'
 import { buildApp } from '../../server/app.ts'
 import { countRows, signIn, testConfig } from '../helper.ts'
 import { ansibleSkipReason } from '../support/ansible.ts'
 import { freePort, startSshds } from '../support/sshd.ts'
+import { serversFor } from '../support/servers.ts'
 
 const skip = ansibleSkipReason()
 const tempDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('longship-ansible-'))
@@ -27,12 +28,7 @@ test('Ansible mode with Debian\'s ansible against real loopback sshd servers', {
   await app.ready()
   const credentials = createCredentialsService(app.knex, config.secretKey)
   const repo = createServersRepository(app.knex)
-  const servers: Server[] = []
-  for (const [i, host] of hosts.entries()) {
-    const saved = await credentials.create({ name: `key ${i}`, kind: 'key', private_key: host.privateKey })
-    assert.ok(saved.ok)
-    servers.push(await repo.create({ hostname: `node${i + 1}`, address: host.host, port: host.port, username: host.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' }))
-  }
+  const servers = await serversFor(app, config.secretKey, hosts)
   const keyId = servers[0]?.credential_id ?? null
   // nobody listens on its port, and its key is pinned already, so ansible itself finds it unreachable
   const down = await repo.create({ hostname: 'node-down', address: '127.0.0.1', port: await freePort(), username: 'root', credential_id: keyId, env: 'test', tags: [], notes: '' })

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict'
 import { createAssetsService } from '../../server/assets/service.ts'
 import { COLLECT_TOPIC, createSshCollector, type CollectEvent } from '../../server/assets/ssh-collect.ts'
 import { collectorNames } from '../../server/assets/collectors/index.ts'
-import { createCredentialsService } from '../../server/credentials/service.ts'
-import { createServersRepository, type Server } from '../../server/servers/repository.ts'
+import { createServersRepository } from '../../server/servers/repository.ts'
 import { countRows, signIn, testConfig } from '../helper.ts'
 import { buildApp } from '../../server/app.ts'
 import { freePort, sshdSkipReason, startSshds } from '../support/sshd.ts'
+import { serversFor } from '../support/servers.ts'
 
 const skip = sshdSkipReason()
 
@@ -17,14 +17,8 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
   const app = await buildApp(config, { logger: false })
   t.after(() => app.close())
   await app.ready()
-  const credentials = createCredentialsService(app.knex, config.secretKey)
   const repo = createServersRepository(app.knex)
-  const servers: Server[] = []
-  for (const [i, host] of hosts.entries()) {
-    const saved = await credentials.create({ name: `key ${i}`, kind: 'key', private_key: host.privateKey })
-    assert.ok(saved.ok)
-    servers.push(await repo.create({ hostname: `node${i + 1}`, address: host.host, port: host.port, username: host.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' }))
-  }
+  const servers = await serversFor(app, config.secretKey, hosts)
   // a server whose port nobody listens on: the host that is down
   const down = await repo.create({ hostname: 'node-down', address: '127.0.0.1', port: await freePort(), username: 'root', credential_id: servers[0]?.credential_id ?? null, env: 'test', tags: [], notes: '' })
 
@@ -112,9 +106,7 @@ test('COLLECT_EVERY_S collects every server on a schedule, without anyone pressi
   const app = await buildApp(config, { logger: false })
   t.after(() => app.close())
   await app.ready()
-  const saved = await createCredentialsService(app.knex, config.secretKey).create({ name: 'key', kind: 'key', private_key: host!.privateKey })
-  assert.ok(saved.ok)
-  await createServersRepository(app.knex).create({ hostname: 'cron1', address: host!.host, port: host!.port, username: host!.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' })
+  await serversFor(app, config.secretKey, [host!], () => 'cron1')
   const until = Date.now() + 30_000
   while ((await countRows(app, 'assets')) === 0) {
     assert.ok(Date.now() < until, 'no scheduled collection within 30 s')
@@ -130,9 +122,7 @@ test("a server's page collects that server now and then links to its asset", { s
   const app = await buildApp(config, { logger: false })
   t.after(() => app.close())
   await app.ready()
-  const saved = await createCredentialsService(app.knex, config.secretKey).create({ name: 'key', kind: 'key', private_key: host!.privateKey })
-  assert.ok(saved.ok)
-  const server = await createServersRepository(app.knex).create({ hostname: 'page1', address: host!.host, port: host!.port, username: host!.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' })
+  const server = (await serversFor(app, config.secretKey, [host!], () => 'page1'))[0]!
   const deployer = await signIn(app, 'deployer')
   const before = await deployer.get(`/servers/${server.id}`)
   assert.match(before.body, /not collected yet/)

@@ -4,13 +4,13 @@ import type { TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../server/app.ts'
 import type { Config } from '../../server/config.ts'
-import { createCredentialsService } from '../../server/credentials/service.ts'
 import { createProjectsRepository, type Project, type ProjectInput } from '../../server/projects/repository.ts'
 import type { Release } from '../../server/releases/repository.ts'
-import { createServersRepository, type Server } from '../../server/servers/repository.ts'
+import type { Server } from '../../server/servers/repository.ts'
 import type { User } from '../../server/users/repository.ts'
 import { createRepo, type TestRepo } from '../support/git-repo.ts'
 import { startSshds, type SshHost, type SshdOptions } from '../support/sshd.ts'
+import { serversFor } from '../support/servers.ts'
 import { createUser, testConfig } from '../helper.ts'
 
 export interface DeployFixture {
@@ -49,16 +49,7 @@ export async function deployFixture(t: TestContext, opts: { hosts?: number; proj
   await app.ready()
   const repo = await createRepo(t)
   await repo.commit('first version', { 'index.html': '<h1>v1</h1>\n', 'app/main.txt': 'one\n' })
-  const credentials = createCredentialsService(app.knex, config.secretKey)
-  const serversRepo = createServersRepository(app.knex)
-  const servers: Server[] = []
-  for (const [i, host] of hosts.entries()) {
-    const saved = await credentials.create({ name: `key ${i + 1} ${host.port}`, kind: 'key', private_key: host.privateKey })
-    if (!saved.ok) throw new Error(`credential: ${JSON.stringify(saved.errors)}`)
-    servers.push(
-      await serversRepo.create({ hostname: `web${i + 1}`, address: host.host, port: host.port, username: host.username, credential_id: saved.credential.id, env: 'test', tags: [], notes: '' }),
-    )
-  }
+  const servers = await serversFor(app, config.secretKey, hosts, (i) => `web${i + 1}`)
   const projects = createProjectsRepository(app.knex)
   let project = await projects.create({
     title: `shop ${hosts[0]?.port ?? 0}`,
