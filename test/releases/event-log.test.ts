@@ -1,9 +1,23 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { createMasker, ReleaseLog, releaseTopic } from '../../server/releases/event-log.ts'
 import { createReleasesRepository } from '../../server/releases/repository.ts'
 import { createProjectsRepository } from '../../server/projects/repository.ts'
 import { buildTestApp, createUser } from '../helper.ts'
+
+/** An app with a user and a pending release of a project with no servers: a stream to write to. */
+async function releaseRow(t: TestContext, username: string) {
+  const app = await buildTestApp(t)
+  await app.ready()
+  const user = await createUser(app, username, 'deployer')
+  const project = await createProjectsRepository(app.knex).create({
+    title: 'shop', repo_url: '/srv/git/shop.git', env: 'test', deploy_path: '/srv/shop', keep_releases: 5, rollout: 'parallel', batch_size: 10, stop_on_failure: true,
+    hook_before_download: '', hook_after_download: '', hook_before_deploy: '', hook_after_deploy: '', server_ids: [],
+  })
+  const repo = createReleasesRepository(app.knex)
+  const id = await repo.create({ project_id: project.id, kind: 'deploy', ref: 'main', commit: null, user_id: user.id, rollback_of: null, artifact: null, hosts: [] }, 'test')
+  return { app, user, repo, id }
+}
 
 test('secrets are masked in log lines: passwords, passphrases, every line of a key, and URL credentials', () => {
   const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAMwAAAAtzc2gtZWQyNTUxOQAAACB\n-----END OPENSSH PRIVATE KEY-----\n'
@@ -18,15 +32,7 @@ test('secrets are masked in log lines: passwords, passphrases, every line of a k
 })
 
 test('the release log writes events in batches before publishing them, in one numbered order', async (t) => {
-  const app = await buildTestApp(t)
-  await app.ready()
-  const user = await createUser(app, 'ana', 'deployer')
-  const project = await createProjectsRepository(app.knex).create({
-    title: 'shop', repo_url: '/srv/git/shop.git', env: 'test', deploy_path: '/srv/shop', keep_releases: 5, rollout: 'parallel', batch_size: 10, stop_on_failure: true,
-    hook_before_download: '', hook_after_download: '', hook_before_deploy: '', hook_after_deploy: '', server_ids: [],
-  })
-  const repo = createReleasesRepository(app.knex)
-  const id = await repo.create({ project_id: project.id, kind: 'deploy', ref: 'main', commit: null, user_id: user.id, rollback_of: null, artifact: null, hosts: [] }, 'test')
+  const { app, user, repo, id } = await releaseRow(t, 'ana')
   const published: number[] = []
   const stored: number[] = []
   const hub = app.hub
@@ -61,15 +67,7 @@ test('the release log writes events in batches before publishing them, in one nu
 })
 
 test('an event the database refuses is replaced by a line saying so; the rest of the log goes on', async (t) => {
-  const app = await buildTestApp(t)
-  await app.ready()
-  const user = await createUser(app, 'ben', 'deployer')
-  const project = await createProjectsRepository(app.knex).create({
-    title: 'shop', repo_url: '/srv/git/shop.git', env: 'test', deploy_path: '/srv/shop', keep_releases: 5, rollout: 'parallel', batch_size: 10, stop_on_failure: true,
-    hook_before_download: '', hook_after_download: '', hook_before_deploy: '', hook_after_deploy: '', server_ids: [],
-  })
-  const repo = createReleasesRepository(app.knex)
-  const id = await repo.create({ project_id: project.id, kind: 'deploy', ref: 'main', commit: null, user_id: user.id, rollback_of: null, artifact: null, hosts: [] }, 'test')
+  const { app, repo, id } = await releaseRow(t, 'ben')
   const insert = repo.insertEvents.bind(repo)
   // a database that refuses one value (as MySQL's strict mode refuses a too long one)
   repo.insertEvents = async (releaseId, events) => {
