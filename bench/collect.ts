@@ -18,21 +18,15 @@
  * not counted, then BENCH_ROUNDS (3); medians compared.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { writeInventory } from './ansible-inventory.ts'
 import { ConsoleSide } from './deploy-console.ts'
 import { Cleanup, ensurePackages, MissingPackages, startHosts, type Host } from './deploy-hosts.ts'
 import { killLeftovers, sleep, track } from './poll-targets.ts'
+import { fmt, knob, load, machineCpu, median, secs } from './figures.ts'
 
-function knob(name: string, fallback: number, min: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name}=${raw}: a whole number >= ${min} is needed`)
-  return value
-}
 
 const HOSTS = knob('BENCH_HOSTS', 50, 1)
 const ROUNDS = knob('BENCH_ROUNDS', 3, 1)
@@ -40,23 +34,7 @@ const WARMUP = knob('BENCH_WARMUP', 1, 0)
 const FORKS = knob('BENCH_FORKS', 50, 1)
 const TARGET_RATIO = 5
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
-/** CPU seconds the whole machine spent (all processes, user + system), from /proc/stat. */
-function machineCpu(): number {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number)
-  return fields.slice(0, 8).reduce((a, b, i) => (i === 3 || i === 4 ? a : a + b), 0) / 100
-}
 
 interface RunJson {
   id: number

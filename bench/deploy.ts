@@ -32,22 +32,16 @@
  * BENCH_PAGE (1).
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { statSync, readFileSync } from 'node:fs'
-import { cpus, loadavg, totalmem } from 'node:os'
+import { statSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { ANSIBLE_DEPLOY_DIR, AnsibleSide, type AnsibleRun } from './deploy-ansible.ts'
 import { ConsoleSide, ReleaseApiMissing, type EventJson, type LiveEvent, type ReleaseJson } from './deploy-console.ts'
 import { watchInBrowser, type PageFigures } from './deploy-page.ts'
 import { Cleanup, ensurePackages, makeRepo, MissingPackages, startHosts, verifyHost, type Host, type Repo } from './deploy-hosts.ts'
 import { killLeftovers, ROOT, sleep } from './poll-targets.ts'
+import { fmt, knob, load, machineCpu, median, secs } from './figures.ts'
 
-function knob(name: string, fallback: number, min: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name}=${raw}: a whole number >= ${min} is needed`)
-  return value
-}
 
 function list(name: string, fallback: string, allowed: string[]): string[] {
   const items = (process.env[name] ?? fallback)
@@ -79,25 +73,7 @@ const CONSOLE_DEPLOY_DIR = 'app'
 
 // ---------------------------------------------------------------- helpers
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
 
-/** CPU seconds the whole machine spent (all processes, user + system), from /proc/stat. */
-function machineCpu(): number {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number)
-  // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
-  const busy = fields.slice(0, 8).reduce((a, b, i) => (i === 3 || i === 4 ? a : a + b), 0)
-  return busy / 100
-}
 
 /** Which code is measured: the commit, and whether server/ differs from it. */
 function codeState(): string {

@@ -26,7 +26,7 @@
  * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length).
  */
 import http from 'node:http'
-import { cpus, loadavg } from 'node:os'
+import { cpus } from 'node:os'
 import { spawn, spawnSync } from 'node:child_process'
 import { ClientPool, latencyHistogram, line, now, Tally } from './poll-clients.ts'
 import type { PublisherJob, PublisherReport } from './poll-publisher.ts'
@@ -45,14 +45,8 @@ import {
   track,
   type Target,
 } from './poll-targets.ts'
+import { fmt, knob, load } from './figures.ts'
 
-function knob(name: string, fallback: number, min: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name}=${raw}: a whole number >= ${min} is needed`)
-  return value
-}
 
 // the published figures use the defaults; the knobs are for exploring
 const CLIENTS = knob('BENCH_CLIENTS', 10_000, 10)
@@ -131,12 +125,7 @@ interface Result {
 
 // ---------------------------------------------------------------- helpers
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const ms = (us: number) => fmt(us / 1000, us < 100_000 ? 1 : 0)
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')
 
 function generatorCpu(): number {
   const usage = process.cpuUsage()
