@@ -15,6 +15,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 # the CMDB's Ansible mode is tested against the same loopback sshd servers
 command -v ansible >/dev/null 2>&1 || missing+=(ansible)
+# the agent's installer is tested as the README runs it: curl piped into sh
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test: installing ${missing[*]} (Debian packages the tests need)"

@@ -38,6 +38,7 @@ import releaseApi from './releases/api.ts'
 import assets from './assets/plugin.ts'
 import assetRoutes from './assets/routes.ts'
 import assetApi from './assets/api.ts'
+import agentRoutes from './assets/agent-routes.ts'
 import { KEY_FILE_LIMIT } from './credentials/schema.ts'
 
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../public')
@@ -160,6 +161,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(assets, { config })
   await app.register(assetRoutes, { bodyLimit: config.bodyLimit })
   await app.register(assetApi, { prefix: '/api' })
+  await app.register(agentRoutes)
 
   app.get('/', async (_request, reply) => reply.redirect('/servers'))
   return app

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -30,7 +31,7 @@ export interface Identity {
 
 export class UsageError extends Error {}
 
-export const USAGE = 'usage: longship-agent --server URL --token TOKEN [--identity FILE] [--collectors os,cpu,...] [--timeout SECONDS]'
+export const USAGE = 'usage: longship-agent --server URL (--token TOKEN | --token-file FILE) [--identity FILE] [--collectors os,cpu,...] [--timeout SECONDS]'
 
 function defaultIdentityFile(): string {
   // root's cron: a system path that survives reinstalling the project; anyone else: their home
@@ -41,17 +42,18 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const values = new Map<string, string>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
-    const match = /^--(server|token|identity|collectors|timeout)(?:=(.*))?$/.exec(arg)
+    const match = /^--(server|token|token-file|identity|collectors|timeout)(?:=(.*))?$/.exec(arg)
     if (!match) throw new UsageError(`unknown argument ${arg}`)
     const value = match[2] ?? argv[++i]
     if (value === undefined) throw new UsageError(`--${match[1]} needs a value`)
     values.set(match[1] as string, value)
   }
   const serverRaw = values.get('server') ?? env.LONGSHIP_SERVER
-  // the token may come from the environment, so it need not show in `ps` or the crontab
-  const token = values.get('token') ?? env.LONGSHIP_TOKEN
+  // the token may come from a file or the environment, so it need not show in `ps` or the crontab
+  const tokenFile = values.get('token-file')
+  const token = values.get('token') ?? (tokenFile === undefined ? env.LONGSHIP_TOKEN : readTokenFile(tokenFile))
   if (!serverRaw) throw new UsageError('--server is required')
-  if (!token) throw new UsageError('--token is required (or LONGSHIP_TOKEN)')
+  if (!token) throw new UsageError('--token is required (or --token-file, or LONGSHIP_TOKEN)')
   let server: URL
   try {
     server = new URL(serverRaw)
@@ -71,6 +73,18 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const timeout = values.get('timeout') ?? '60'
   if (!/^\d+$/.test(timeout) || Number(timeout) < 1) throw new UsageError('--timeout must be a whole number of seconds')
   return { server, token, identityFile: values.get('identity') ?? defaultIdentityFile(), collectors, timeoutMs: Number(timeout) * 1000 }
+}
+
+function readTokenFile(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read --token-file ${file}: ${(err as Error).message}`)
+  }
+  const token = text.trim()
+  if (!token) throw new UsageError(`--token-file ${file} is empty`)
+  return token
 }
 
 export async function readIdentity(file: string): Promise<Identity | null> {

@@ -3,6 +3,7 @@ import { bodyOf, done, idParam, isAjax } from '../web/crud.ts'
 import { HttpError, notFound } from '../web/errors.ts'
 import { parseListQuery } from '../web/list-query.ts'
 import { FieldReader, type FieldErrors } from '../web/validate.ts'
+import { consoleOrigin } from './agent-routes.ts'
 import { createInventoryCsv, type ImportProblem } from './csv.ts'
 import { describeChange, summarize } from './present.ts'
 import { ASSET_SORTS, type Asset, type EnrollmentToken } from './repository.ts'
@@ -89,7 +90,7 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
 
   async function enrollPage(request: FastifyRequest, reply: FastifyReply, extras: { status?: number; values?: Record<string, unknown>; errors?: FieldErrors; newToken?: { token: string; record: EnrollmentToken } } = {}) {
     if (extras.newToken) reply.header('cache-control', 'no-store')
-    const origin = `${request.protocol}://${request.host}`
+    const origin = consoleOrigin(request)
     return reply.code(extras.status ?? 200).render('assets/enroll', { title: 'Enroll agents', tokens: await repo.listEnrollmentTokens(), values: extras.values ?? {}, errors: extras.errors ?? {}, newToken: extras.newToken ?? null, origin })
   }
 

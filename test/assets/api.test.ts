@@ -17,6 +17,8 @@ test('POST /api/assets: an agent reports with an enrollment token', async (t) =>
   const token = /<code id="new-token">([^<]+)<\/code>/.exec(created.body)?.[1] as string
   assert.match(token, /^lse_/)
   assert.equal(created.headers['cache-control'], 'no-store')
+  // the one command to run on a server, with this token, pointing back at this console
+  assert.match(/<pre class="mono" id="install-command">([^<]+)<\/pre>/.exec(created.body)?.[1] ?? '', new RegExp(`^curl -fsSL http://[^/]+/agent/install\\.sh \\| sudo LONGSHIP_TOKEN=${token} sh$`))
   const stored = await app.knex('enrollment_tokens').first()
   assert.notEqual(stored.token_hash, token, 'only the hash is stored')
 

@@ -1,9 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { collectAll } from '../../server/assets/collectors/index.ts'
 import { createAssetsRepository } from '../../server/assets/repository.ts'
 import { pollsHeld } from '../helper.ts'
-import { openApp, signedIn, skipWithoutChromium } from '../browser/browser-helper.ts'
+import { openApp, signedIn, signedInPerson, skipWithoutChromium, submit } from '../browser/browser-helper.ts'
+import { shell } from './support/shell.ts'
 import { fixture } from './support/targets.ts'
 
 test('open assets pages show an agent\'s report without a reload', { skip: skipWithoutChromium, timeout: 60_000 }, async (t) => {
@@ -34,4 +38,35 @@ test('open assets pages show an agent\'s report without a reload', { skip: skipW
   assert.equal((await report({ agent_id: 'agent-browser-1', hostname: 'build-vm', previous_hostname: 'build-vm', facts: bigger })).statusCode, 200)
   await page.locator('#asset-history', { hasText: 'disk sdb added, 512 GB' }).waitFor()
   assert.equal(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true)
+})
+
+test('a server installed with the command on the enroll page shows on an open /assets at once', { skip: skipWithoutChromium, timeout: 120_000 }, async (t) => {
+  const session = await openApp(t)
+  await signedIn(session, 'admin', 'ada')
+  const { page, app } = session
+  const viewer = await signedInPerson(session, 'viewer', 'vic')
+  await viewer.goto('/assets')
+  await viewer.evaluate(() => Object.assign(globalThis, { notReloaded: true }))
+  await pollsHeld(app, 1)
+
+  await page.goto('/assets/enroll')
+  await page.fill('input[name="name"]', 'web servers')
+  await submit(page, 'form[action="/assets/enroll"] button[type="submit"]')
+  const command = (await page.locator('#install-command').textContent()) ?? ''
+  const shown = /^curl -fsSL (\S+) \| sudo LONGSHIP_TOKEN=(lse_[\w-]+) sh$/.exec(command)
+  assert.ok(shown, command)
+
+  // the command as shown, run the way a test may: no sudo, and everything in a temp dir instead of /opt, /etc and cron
+  const prefix = mkdtempSync(path.join(tmpdir(), 'longship-install-'))
+  t.after(() => rmSync(prefix, { recursive: true, force: true }))
+  const run = await shell(`curl -fsSL '${shown[1]}' | LONGSHIP_TOKEN='${shown[2]}' sh -s -- --prefix ${prefix} --no-cron`)
+  assert.equal(run.code, 0, run.stderr)
+  const id = Number(/as asset (\d+)/.exec(run.stdout)?.[1])
+
+  const row = viewer.locator(`#asset-${id}`)
+  await row.waitFor()
+  assert.match((await row.getAttribute('class')) ?? '', /changed/)
+  const asset = await app.knex('assets').where({ id }).first()
+  assert.match((await row.textContent()) ?? '', new RegExp(asset.hostname))
+  assert.equal(await viewer.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true)
 })
