@@ -110,6 +110,8 @@ umask 077
 if [ "$UNINSTALL" = yes ]; then
   rm -f "$CRON_FILE" "$BUNDLE" "$COMMAND" "$TOKEN_FILE"
   if [ -n "$LINK" ] && [ -L "$LINK" ]; then rm -f "$LINK"; fi
+  # the directories go too when nothing else is in them (under a prefix, the identity stays)
+  rmdir "$LIB_DIR" "$CONF_DIR" 2>/dev/null || true
   echo "longship-agent: removed (identity kept in $IDENTITY)"
   exit 0
 fi
@@ -196,6 +198,10 @@ if [ "$CRON" = yes ]; then
   chmod 644 "$CRON_FILE.new"
   mv -f "$CRON_FILE.new" "$CRON_FILE"
   echo "longship-agent: installed in $LIB_DIR; cron runs it every $EVERY minutes ($CRON_FILE)"
+  # /etc/cron.d may exist without a daemon reading it (a minimal image): say so rather than fail
+  if [ ! -x /usr/sbin/cron ] && [ ! -x /usr/sbin/crond ] && ! command -v crond >/dev/null 2>&1; then
+    echo "longship-agent install: warning: no cron daemon found; $CRON_FILE takes effect once one runs (Debian/Ubuntu: apt-get install cron)" >&2
+  fi
 else
   echo "longship-agent: installed in $LIB_DIR; not scheduled (--no-cron): run $COMMAND from your scheduler"
 fi
