@@ -41,6 +41,8 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
 
   app.get('/assets', async (request, reply) => {
     const query = parseListQuery(request.query, ASSET_SORTS, 'hostname')
+    // the cursor before the rows: a collection stored meanwhile is then sent again, not skipped
+    const liveCursor = app.hub.head('assets')
     const page = await repo.list(query)
     const rows = page.items.map((a) => ({ a, s: summarize(a) }))
     return reply.render('assets/list', {
@@ -51,7 +53,7 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
       // the newer of the two modes' runs: both report on the same topic
       run: [ssh.latest(), ansible.latest()].filter((r) => r !== null).sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())[0] ?? null,
       ansibleInstalled: ansible.installed(),
-      liveCursor: app.hub.head('assets'),
+      liveCursor,
       runCursor: app.hub.head(COLLECT_TOPIC),
       scripts: ['/public/js/live-list.js', '/public/js/assets.js'],
     })
@@ -70,9 +72,10 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
   }
 
   app.get('/assets/:id', async (request, reply) => {
+    const liveCursor = app.hub.head('assets')
     const asset = await repo.findById(idParam(request, 'Asset'))
     if (!asset) throw notFound('Asset')
-    return reply.render('assets/show', { title: asset.hostname, ...(await detailData(asset)), liveCursor: app.hub.head('assets'), scripts: ['/public/js/assets.js'] })
+    return reply.render('assets/show', { title: asset.hostname, ...(await detailData(asset)), liveCursor, scripts: ['/public/js/assets.js'] })
   })
 
   // the open asset page fetches this again when a collection lands

@@ -50,8 +50,10 @@ const projectRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/projects', async (request, reply) => {
     const query = parseListQuery(request.query, PROJECT_SORTS, 'title')
+    // the cursor before the rows: a change published meanwhile is then sent again, not skipped
+    const liveCursor = app.hub.head('projects')
     const page = await service.repo.list(query)
-    return reply.render('projects/list', { title: 'Projects', page, query , liveCursor: app.hub.head('projects') })
+    return reply.render('projects/list', { title: 'Projects', page, query, liveCursor })
   })
 
   // the live list fetches a changed row as this user would see it

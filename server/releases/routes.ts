@@ -47,8 +47,10 @@ export async function eventsPage(repo: ReleasesRepository, request: FastifyReque
   const before = whole('before', Number.MAX_SAFE_INTEGER)
   const after = whole('after', Number.MAX_SAFE_INTEGER)
   const host = typeof raw.host === 'string' && raw.host ? raw.host.slice(0, 253) : undefined
+  // the head first: a line written while the events are read then lies after it, never in a hole before it
+  const head = await repo.head(release.id)
   const events = before !== null ? await repo.eventsBefore(release.id, before, limit, host) : await repo.eventsAfter(release.id, after ?? 0, null, limit, undefined, host)
-  return { events: events.map(eventJson), head: await repo.head(release.id), status: release.status }
+  return { events: events.map(eventJson), head, status: release.status }
 }
 
 /** The release pages: history, the release form, the shared release page, cancel, chat and rollback. */
@@ -158,11 +160,15 @@ const releaseRoutes: FastifyPluginAsync = async (app) => {
     const release = await releaseOr404(request)
     const raw = request.query as Record<string, string | undefined>
     const hostFilter = typeof raw.host === 'string' && raw.host.length <= 253 ? raw.host : ''
-    const [hosts, steps, tail, head] = await Promise.all([
+    // The page's cursor is read before the page's events, and the tail stops at it:
+    // a line stored meanwhile comes with the first poll instead of falling
+    // between a tail read too early and a cursor read too late. Steps and host
+    // states read after it may be newer; the poll then repeats them, harmlessly.
+    const head = await repo.head(release.id)
+    const [hosts, steps, tail] = await Promise.all([
       repo.hosts(release.id),
       repo.stepEvents(release.id),
-      repo.eventsBefore(release.id, null, TAIL_WINDOW, hostFilter || undefined),
-      repo.head(release.id),
+      repo.eventsBefore(release.id, head + 1, TAIL_WINDOW, hostFilter || undefined),
     ])
     const lines = tail.filter((e) => e.kind !== 'step')
     const first = tail[0]?.seq ?? head + 1

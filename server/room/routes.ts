@@ -14,7 +14,9 @@ const roomRoutes: FastifyPluginAsync = async (app) => {
 
   async function page(reply: FastifyReply, draft = '', error: string | null = null, status = 200) {
     const messages = await room.repo.recent(HISTORY)
-    const cursor = messages.length ? (messages[messages.length - 1]?.id ?? 0) : await room.repo.head()
+    // from the newest message shown; none shown means none stored, so every message is after 0
+    // (a head read now could already count a message posted since, and skip it)
+    const cursor = messages.at(-1)?.id ?? 0
     return reply.code(status).render('room/index', { title: 'Room', messages, cursor, topic: ROOM_TOPIC, draft, error, maxLength: MAX_MESSAGE_LENGTH })
   }
 

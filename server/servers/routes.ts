@@ -32,8 +32,10 @@ const serverRoutes: FastifyPluginAsync<{ secretKey: Buffer; connectTimeoutMs: nu
 
   app.get('/servers', async (request, reply) => {
     const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
+    // the cursor before the rows: a change published meanwhile is then sent again, not skipped
+    const liveCursor = app.hub.head('servers')
     const page = await service.repo.list(query)
-    return reply.render('servers/list', { title: 'Servers', page, query, liveCursor: app.hub.head('servers') })
+    return reply.render('servers/list', { title: 'Servers', page, query, liveCursor })
   })
 
   // the live list fetches a changed row as this user would see it

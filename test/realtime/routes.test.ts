@@ -192,3 +192,33 @@ test('/metrics shows the hub in Prometheus text to admins only', async (t) => {
   assert.match(res.body, /# TYPE longship_poll_published_total counter/)
   assert.equal((await viewer.get('/metrics')).statusCode, 403)
 })
+
+test('a live page\'s cursor is read before its rows: a change published while they are read is sent again, not skipped', async (t) => {
+  const app = await buildTestApp(t)
+  await app.ready()
+  const admin = await signIn(app, 'admin')
+  // a row in each list, so each page reads its rows from the database
+  await admin.get('/servers')
+  const api = (url: string, body: unknown) => admin.json('POST', url, body)
+  assert.equal((await api('/api/servers', { hostname: 'web1', address: '10.0.0.1', port: 22, username: 'deploy' })).statusCode, 201)
+  assert.equal((await api('/api/projects', { title: 'shop', repo_url: 'https://example.com/shop.git', branch: 'main', deploy_path: '/srv/shop' })).statusCode, 201)
+  await app.assets.service.store({ mode: 'agent', agentId: 'agent-cursor-1', hostname: 'web1', previousHostname: null, facts: {}, errors: [] })
+  for (const [path, topic, table] of [
+    ['/servers', 'servers', 'servers'],
+    ['/projects', 'projects', 'projects'],
+    ['/assets', 'assets', 'assets'],
+  ] as const) {
+    // a write that lands while the page reads its rows: published the moment the list query goes out
+    let published = 0
+    const onQuery = (query: { sql: string }) => {
+      if (!published && new RegExp(`^select .* from [\`"]${table}[\`"]`, 'i').test(query.sql)) published = app.hub.publish(topic, { id: 1, action: 'updated' })?.seq ?? 0
+    }
+    app.knex.on('query', onQuery)
+    const page = await admin.get(path)
+    app.knex.removeListener('query', onQuery)
+    assert.equal(page.statusCode, 200)
+    assert.ok(published > 0, `${path}: the list query ran`)
+    const cursor = Number(/data-live-cursor="(\d+)"/.exec(page.body)?.[1])
+    assert.ok(cursor < published, `${path}: cursor ${cursor} would skip change ${published}`)
+  }
+})

@@ -76,6 +76,23 @@ test('the release pages: the form lists refs, a start redirects to the live page
   assert.equal((await viewer.get('/releases/999999')).statusCode, 404)
   assert.equal((await viewer.get('/releases/abc')).statusCode, 404)
   assert.equal((await viewer.form(`/releases/${id}/cancel`)).statusCode, 403)
+
+  // a line stored while the page is being read is in the page or after its
+  // cursor (then the first poll brings it), never in between and lost
+  const repo = f.app.releases.repo
+  const head = repo.head.bind(repo)
+  let written = 0
+  repo.head = async (releaseId) => {
+    const seq = (await head(releaseId)) + 1
+    await repo.insertEvents(releaseId, [{ seq, kind: 'log', host: null, stream: 'stdout', body: `written during the read ${seq}`, user_id: null, at: new Date() }])
+    written = seq
+    return head(releaseId)
+  }
+  const during = await viewer.get(`/releases/${id}`)
+  repo.head = head
+  const cursor = Number(/data-cursor="(\d+)"/.exec(during.body)?.[1])
+  const shown = during.body.includes(`written during the read ${written}`)
+  assert.ok(shown || cursor < written, `line ${written}: not shown, and the cursor ${cursor} is past it`)
 })
 
 test('the releases API: start, follow, events after a cursor, chat, cancel, conflicts and bad input', { skip }, async (t) => {
