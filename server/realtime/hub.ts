@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { User } from '../users/repository.ts'
 import { HubMetrics } from './metrics.ts'
-import { answerKey, encodeAnswer } from './wire.ts'
+import { answerKey, encodeAnswer, sameAnswer } from './wire.ts'
 
 /**
  * The long-poll hub: topics, one bounded queue per browser tab (client), and
@@ -149,6 +149,8 @@ interface Plan {
 
 const EMPTY_PLAN: Plan = { fills: new Map(), starts: new Map(), resets: [] }
 
+const noop = () => undefined
+
 export interface PollHandle {
   answer: Promise<PollAnswer>
   /** The request went away (the browser closed it): forget the waiter now. */
@@ -166,10 +168,15 @@ export function readPollRequest(body: unknown): PollRequest {
   if (typeof raw.client !== 'string' || !CLIENT_ID.test(raw.client)) throw new HubError(400, 'client must be 8-64 letters, digits, - or _')
   if (raw.boot !== undefined && raw.boot !== null && (typeof raw.boot !== 'string' || raw.boot.length > 64)) throw new HubError(400, 'boot must be a string')
   if (!raw.topics || typeof raw.topics !== 'object' || Array.isArray(raw.topics)) throw new HubError(400, 'topics must be an object of topic: cursor')
-  const entries = Object.entries(raw.topics as Record<string, unknown>)
-  if (entries.length > MAX_TOPICS) throw new HubError(400, `at most ${MAX_TOPICS} topics per poll`)
+  // for..in rather than Object.entries: every open tab sends this body every few seconds
+  const given = raw.topics as Record<string, unknown>
+  let count = 0
+  for (const name in given) if (Object.hasOwn(given, name)) count++
+  if (count > MAX_TOPICS) throw new HubError(400, `at most ${MAX_TOPICS} topics per poll`)
   const topics: Record<string, number | null> = {}
-  for (const [name, cursor] of entries) {
+  for (const name in given) {
+    if (!Object.hasOwn(given, name)) continue
+    const cursor = given[name]
     if (!TOPIC_NAME.test(name)) throw new HubError(400, `topic ${JSON.stringify(name.slice(0, 80))} is not a topic name`)
     if (cursor !== null && !(typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0)) {
       throw new HubError(400, `the cursor of ${name} must be a whole number >= 0 or null`)
@@ -300,16 +307,23 @@ export class Hub {
     const clients = [...this.ready]
     this.ready.clear()
     const made = new Map<string, Buffer>()
+    // tabs on the same topics mostly get the very answer the tab before got:
+    // comparing with it is cheaper than building a key for every tab
+    let last: PollAnswer | null = null
     for (const client of clients) {
       const waiter = client.waiter
       if (!waiter) continue
       const answer = this.collect(client, waiter.topics)
       // an overflow while waiting opens a gap: `more` sends the tab straight back to fill it
       if (!answer.events.length && !answer.more) continue
-      const key = answerKey(answer)
-      let encoded = made.get(key)
-      if (!encoded) made.set(key, (encoded = encodeAnswer(answer)))
-      answer.encoded = encoded
+      if (last && sameAnswer(answer, last)) answer.encoded = last.encoded
+      else {
+        const key = answerKey(answer)
+        let encoded = made.get(key)
+        if (!encoded) made.set(key, (encoded = encodeAnswer(answer)))
+        answer.encoded = encoded
+        last = answer
+      }
       this.answer(client, answer)
     }
   }
@@ -331,28 +345,26 @@ export class Hub {
    * The same as `poll` with a callback, which the HTTP endpoint uses: while
    * a poll waits it holds only its waiter and this callback, no promise
    * chain (at 10,000 held polls every object per poll counts). Returns the
-   * cancel function. `done` is called once, unless cancelled first.
+   * cancel function. `done` is called once, unless cancelled first, and may
+   * be called before this returns (a re-poll with something already queued).
    */
   pollWith(user: User, request: PollRequest, done: PollCallback): () => void {
     const client = this.clientFor(user, request.client)
     if (client.waiter) this.answerEmpty(client, true)
     client.lastSeen = Date.now()
+    // the usual re-poll (every topic watched already, no gap to fill, no start
+    // to look up) needs nothing asynchronous: after a fan-out thousands of
+    // these arrive at once, so they are answered or held right here, without
+    // a promise chain each
+    if (this.caughtUp(client, request)) {
+      this.unsubscribeOthers(client, request.topics)
+      const waiter = this.settle(client, this.collect(client, request.topics), done)
+      return waiter ? () => this.cancelWaiter(client, waiter) : noop
+    }
     const state: { cancelled: boolean; waiter: Waiter | null } = { cancelled: false, waiter: null }
     this.prepare(client, user, request).then(
       (ready) => {
-        if (state.cancelled) return
-        if (ready.events.length || ready.resets.length || ready.more) {
-          this.metrics.count(ready)
-          return done(null, ready)
-        }
-        if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
-        if (this.stopped) return done(null, this.emptyAnswer(ready.cursors, false))
-        // the cursors as decided here (a start from "now" included) are what the tab has seen
-        const waiter: Waiter = { topics: ready.cursors, done, deadline: Date.now() + this.options.pollTimeoutMs }
-        state.waiter = waiter
-        client.waiter = waiter
-        this.waiting.add(client)
-        this.metrics.waits++
+        if (!state.cancelled) state.waiter = this.settle(client, ready, done)
       },
       (err: unknown) => {
         if (!state.cancelled) done(err as Error)
@@ -360,15 +372,55 @@ export class Hub {
     )
     return () => {
       state.cancelled = true
-      // only this poll's own waiter: a newer poll of the tab may be waiting by now
-      if (state.waiter && client.waiter === state.waiter) {
-        client.waiter = null
-        client.lastSeen = Date.now()
-        this.waiting.delete(client)
-        this.ready.delete(client)
-        this.metrics.aborted++
-      }
+      if (state.waiter) this.cancelWaiter(client, state.waiter)
     }
+  }
+
+  /**
+   * Whether `subscribe` and `fillGaps` would have nothing to do for this
+   * poll: every topic is subscribed already and its cursor is one the queue
+   * continues from (not null, not from another boot or ahead of a memory
+   * topic, not before what the queue holds). Mirrors their conditions.
+   */
+  private caughtUp(client: Client, request: PollRequest): boolean {
+    for (const name in request.topics) {
+      const sub = client.subs.get(name)
+      const given = request.topics[name]
+      if (!sub || given === null || given === undefined) return false
+      if (!sub.topic.persisted && (request.boot !== this.boot || given > sub.topic.head)) return false
+      if (given < sub.completeAfter) return false
+    }
+    return true
+  }
+
+  /** Answers a poll that has something to send now, or makes it wait; returns its waiter when it waits. */
+  private settle(client: Client, ready: PollAnswer, done: PollCallback): Waiter | null {
+    if (ready.events.length || ready.resets.length || ready.more) {
+      this.metrics.count(ready)
+      done(null, ready)
+      return null
+    }
+    if (client.waiter) this.answerEmpty(client, true) // another poll slipped in while we filled
+    if (this.stopped) {
+      done(null, this.emptyAnswer(ready.cursors, false))
+      return null
+    }
+    // the cursors as decided here (a start from "now" included) are what the tab has seen
+    const waiter: Waiter = { topics: ready.cursors, done, deadline: Date.now() + this.options.pollTimeoutMs }
+    client.waiter = waiter
+    this.waiting.add(client)
+    this.metrics.waits++
+    return waiter
+  }
+
+  /** The request went away: forget its waiter, but only its own (a newer poll of the tab may be waiting by now). */
+  private cancelWaiter(client: Client, waiter: Waiter): void {
+    if (client.waiter !== waiter) return
+    client.waiter = null
+    client.lastSeen = Date.now()
+    this.waiting.delete(client)
+    this.ready.delete(client)
+    this.metrics.aborted++
   }
 
   /** Subscribes, acknowledges and fills gaps: what the poll can answer right now. */
@@ -390,9 +442,7 @@ export class Hub {
   }
 
   private async subscribe(client: Client, user: User, request: PollRequest): Promise<void> {
-    for (const name of client.subs.keys()) {
-      if (!(name in request.topics)) this.unsubscribe(client, name)
-    }
+    this.unsubscribeOthers(client, request.topics)
     for (const name of Object.keys(request.topics)) {
       if (client.subs.has(name)) continue
       const topic = this.topic(name)
@@ -401,6 +451,13 @@ export class Hub {
       // from now on every event reaches the queue; what came before is a gap to fill
       client.subs.set(name, { topic, completeAfter: topic.head < 0 ? Infinity : topic.head })
       topic.subscribers.add(client)
+    }
+  }
+
+  /** A tab watches exactly the topics its poll names: the others are dropped. */
+  private unsubscribeOthers(client: Client, topics: Record<string, number | null>): void {
+    for (const name of client.subs.keys()) {
+      if (!(name in topics)) this.unsubscribe(client, name)
     }
   }
 
@@ -473,45 +530,70 @@ export class Hub {
    * tab poll again at once to go on filling.
    */
   private collect(client: Client, topics: Record<string, number | null>, plan: Plan = EMPTY_PLAN): PollAnswer {
+    // written as plain loops, with no closure, Set or entries array: this runs
+    // for every poll and for every tab a fan-out answers
     const cursors: Record<string, number> = {}
-    for (const [name, cursor] of Object.entries(topics)) cursors[name] = plan.starts.get(name) ?? cursor ?? 0
-    // acknowledged events leave the queue; the rest stay until the tab confirms them
-    const acked = (e: HubEvent) => e.seq <= (cursors[e.topic] ?? -1)
-    if (client.queue.some(acked)) client.queue = client.queue.filter((e) => !acked(e))
+    for (const name in topics) cursors[name] = plan.starts.get(name) ?? topics[name] ?? 0
+    this.acknowledge(client, cursors)
 
     const events: HubEvent[] = []
-    const blocked = new Set<string>()
+    /** Topics whose gap is still open (rarely any). */
+    let blocked: string[] | null = null
     let bytes = 0
     let more = false
-    const take = (event: HubEvent): boolean => {
-      if (events.length >= this.options.maxAnswerEvents || (events.length > 0 && bytes + event.json.length > this.options.maxAnswerBytes)) {
-        more = true
-        return false
-      }
-      events.push(event)
-      bytes += event.json.length
-      cursors[event.topic] = event.seq
-      return true
-    }
     for (const [name, fill] of plan.fills) {
-      const taken = fill.events.every(take)
+      let taken = true
+      for (const event of fill.events) {
+        if (!this.fits(events.length, bytes, event)) {
+          more = true
+          taken = false
+          break
+        }
+        events.push(event)
+        bytes += event.json.length
+        cursors[event.topic] = event.seq
+      }
       const sub = client.subs.get(name)
       if (taken && fill.complete && sub && sub.completeAfter !== Infinity) {
         // everything up to completeAfter has now been sent, even where no event has that number
         cursors[name] = Math.max(cursors[name] as number, sub.completeAfter)
       }
-      if (!taken || !fill.complete) blocked.add(name)
+      if (!taken || !fill.complete) (blocked ??= []).push(name)
     }
-    for (const name of Object.keys(cursors)) {
+    for (const name in cursors) {
       const sub = client.subs.get(name)
-      if (sub && (cursors[name] as number) < sub.completeAfter) blocked.add(name)
+      if (sub && (cursors[name] as number) < sub.completeAfter && !blocked?.includes(name)) (blocked ??= []).push(name)
     }
-    if (blocked.size) more = true
+    if (blocked) more = true
     for (const event of client.queue) {
-      if (blocked.has(event.topic) || event.seq <= (cursors[event.topic] ?? Infinity)) continue
-      if (!take(event)) break
+      if (blocked?.includes(event.topic) || event.seq <= (cursors[event.topic] ?? Infinity)) continue
+      if (!this.fits(events.length, bytes, event)) {
+        more = true
+        break
+      }
+      events.push(event)
+      bytes += event.json.length
+      cursors[event.topic] = event.seq
     }
     return { boot: this.boot, events, cursors, resets: plan.resets, more, superseded: false }
+  }
+
+  /** Acknowledged events leave the queue (in place); the rest stay until the tab confirms them. */
+  private acknowledge(client: Client, cursors: Record<string, number>): void {
+    const queue = client.queue
+    let kept = 0
+    for (let i = 0; i < queue.length; i++) {
+      const event = queue[i] as HubEvent
+      if (event.seq <= (cursors[event.topic] ?? -1)) continue
+      if (kept !== i) queue[kept] = event
+      kept++
+    }
+    if (kept !== queue.length) queue.length = kept
+  }
+
+  /** Whether one more event fits in an answer of `count` events and `bytes` (the first always does, up to the count cap). */
+  private fits(count: number, bytes: number, event: HubEvent): boolean {
+    return count < this.options.maxAnswerEvents && (count === 0 || bytes + event.json.length <= this.options.maxAnswerBytes)
   }
 
   private answer(client: Client, answer: PollAnswer): void {

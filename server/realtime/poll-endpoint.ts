@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http'
 import type { FastifyBaseLogger } from 'fastify'
 import { HubError, readPollRequest, type Hub, type PollAnswer } from './hub.ts'
 import { encodeAnswer } from './wire.ts'
@@ -8,17 +8,35 @@ import { rawHeader } from '../web/raw-auth.ts'
 /** Who is polling, from the raw request (session cookie or API token); null: nobody signed in. */
 export type RawAuthenticate = (request: IncomingMessage) => Promise<User | null>
 
-const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
+/**
+ * Every answer's headers as the flat list writeHead takes, content-length
+ * last. writeHead turns the list into the head's text before it returns, so
+ * one list serves every answer: no headers object per answer.
+ */
+const HEADERS: OutgoingHttpHeader[] = [
+  'content-type',
+  'application/json; charset=utf-8',
+  'cache-control',
+  'no-store',
+  'x-content-type-options',
+  'nosniff',
+  'content-length',
+  0,
+]
+const CONTENT_LENGTH = HEADERS.length - 1
 
 function send(res: ServerResponse, status: number, body: Buffer): void {
   if (res.destroyed || res.headersSent) return
-  res.writeHead(status, { ...HEADERS, 'content-length': body.length })
+  HEADERS[CONTENT_LENGTH] = body.length
+  res.writeHead(status, HEADERS)
   res.end(body)
 }
 
 function fail(res: ServerResponse, status: number, message: string): void {
   send(res, status, Buffer.from(JSON.stringify({ error: message })))
 }
+
+const ignore = () => undefined
 
 /** JSON, or the same text sent as text/plain (old IE's XDomainRequest can send nothing else). */
 function parse(body: unknown): unknown {
@@ -52,8 +70,11 @@ export function createPollEndpoint(hub: Hub, opts: { bodyLimit: number; authenti
       if (err instanceof HubError) return fail(res, err.statusCode, err.message)
       throw err
     }
+    // answered already (the hub had something queued): nothing to cancel
+    if (res.writableEnded) return
     // a tab that closed or lost its connection frees its waiter at once
-    res.once('close', () => {
+    // ('close' comes once, so `on` rather than `once` and its wrapper per poll)
+    res.on('close', () => {
       if (!res.writableFinished) cancel()
     })
   }
@@ -78,10 +99,13 @@ export function createPollEndpoint(hub: Hub, opts: { bodyLimit: number; authenti
       } else chunks.push(chunk)
     }
     req.on('data', onData)
-    req.on('error', () => undefined) // a tab that went away mid-body: nothing to answer
+    req.on('error', ignore) // a tab that went away mid-body: nothing to answer
+    // `once`, not `on`: removed when it fires, it does not keep this closure
+    // and its scope alive for as long as the poll is held
     req.once('end', () => {
       if (!chunks) return
-      const text = Buffer.concat(chunks).toString('utf8')
+      // a poll's body nearly always comes in one chunk: no copy into a new buffer for it
+      const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8')
       // the request lives as long as the poll waits: let go of its socket buffers now
       chunks = null
       req.removeListener('data', onData)

@@ -19,3 +19,23 @@ export function answerKey(answer: PollAnswer): string {
   for (const event of answer.events) key += `${event.topic}:${event.seq},`
   return key
 }
+
+/**
+ * Whether two answers carry the same content (same event objects, cursors,
+ * resets and flags), checked without building anything: a fan-out compares
+ * each tab's answer with the one before instead of making a key per tab.
+ * Cursors may be listed in another order; the JSON means the same.
+ */
+export function sameAnswer(a: PollAnswer, b: PollAnswer): boolean {
+  if (a.more !== b.more || a.superseded !== b.superseded || a.boot !== b.boot) return false
+  if (a.events.length !== b.events.length || a.resets.length !== b.resets.length) return false
+  for (let i = 0; i < a.events.length; i++) if (a.events[i] !== b.events[i]) return false
+  for (let i = 0; i < a.resets.length; i++) if (a.resets[i] !== b.resets[i]) return false
+  let names = 0
+  for (const name in a.cursors) {
+    if (a.cursors[name] !== b.cursors[name]) return false
+    names++
+  }
+  for (const _name in b.cursors) names--
+  return names === 0
+}

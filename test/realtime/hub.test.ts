@@ -315,3 +315,66 @@ test('stop answers every waiting poll empty', async () => {
   hub.stop()
   for (const answer of await Promise.all(polls.map((p) => p.answer))) assert.deepEqual(answer.events, [])
 })
+
+test('a re-poll that is caught up waits without a detour: it times out, can be cancelled, is superseded and is answered by the next event', async () => {
+  const { hub } = makeHub({ pollTimeoutMs: 1_000 })
+  const first = hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: { news: 0, 'log:1': null } })
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'a')
+  const cursors = (await first.answer).cursors
+  assert.deepEqual(cursors, { news: 1, 'log:1': 0 })
+
+  // every topic subscribed, no gap: held at once, before any microtask runs
+  const held = hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: cursors })
+  assert.equal(hub.snapshot().waiting, 1)
+  held.cancel()
+  assert.equal(hub.snapshot().waiting, 0)
+  assert.equal(hub.snapshot().aborted, 1)
+
+  // the poll timeout still applies to it
+  const timed = hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: cursors })
+  hub.sweep(Date.now() + 1_000)
+  assert.deepEqual((await timed.answer).events, [])
+  assert.equal(hub.snapshot().timeouts, 1)
+
+  // a newer poll of the tab answers it empty; the newer one gets the next event
+  const older = hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: cursors })
+  const newer = hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: cursors })
+  assert.equal((await older.answer).superseded, true)
+  older.cancel() // too late to matter: it must not free the newer poll's waiter
+  assert.equal(hub.snapshot().waiting, 1)
+  hub.publish('news', 'b')
+  const answer = await newer.answer
+  assert.deepEqual(datas(answer), ['b'])
+  assert.deepEqual(answer.cursors, { news: 2, 'log:1': 0 })
+
+  // and what is queued already is answered at once
+  hub.publish('news', 'c')
+  assert.deepEqual(datas(await hub.poll(alice, { client: 'steady-1', boot: hub.boot, topics: answer.cursors }).answer), ['c'])
+})
+
+test('a fan-out to tabs with different topics gives every tab the bytes of its own answer', async () => {
+  const { hub } = makeHub({ batchMs: 10 })
+  // interleaved, so that neighbours differ: news only, news + log:1, log:1 + news
+  const topicsOf = (i: number): Record<string, number | null> => [{ news: 0 }, { news: 0, 'log:1': 0 }, { 'log:1': 0, news: 0 }][i % 3] as Record<string, number | null>
+  const clients = Array.from({ length: 30 }, (_, i) => `mixed-${String(i).padStart(4, '0')}`)
+  const firsts = clients.map((client, i) => hub.poll(alice, { client, boot: hub.boot, topics: topicsOf(i) }))
+  await new Promise((r) => setImmediate(r))
+  hub.publish('news', 'one')
+  await Promise.all(firsts.map((p) => p.answer))
+  const polls = clients.map((client, i) => hub.poll(alice, { client, boot: hub.boot, topics: { ...topicsOf(i), news: 1 } }))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(hub.snapshot().waiting, 30)
+  hub.publish('news', 'two')
+  const answers = await Promise.all(polls.map((p) => p.answer))
+  answers.forEach((answer, i) => {
+    assert.ok(answer.encoded, 'a fan-out answer carries its bytes')
+    const wire = JSON.parse(answer.encoded.toString('utf8')) as { cursors: Record<string, number>; events: Array<{ seq: number; data: unknown }> }
+    assert.deepEqual(wire.cursors, i % 3 ? { news: 2, 'log:1': 0 } : { news: 2 })
+    assert.deepEqual(wire.cursors, answer.cursors)
+    assert.deepEqual(
+      wire.events.map((e) => [e.seq, e.data]),
+      [[2, 'two']],
+    )
+  })
+})
