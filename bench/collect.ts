@@ -24,7 +24,7 @@ import path from 'node:path'
 import { writeInventory } from './ansible-inventory.ts'
 import { ConsoleSide } from './deploy-console.ts'
 import { Cleanup, ensurePackages, MissingPackages, startHosts, type Host } from './deploy-hosts.ts'
-import { killLeftovers, sleep, track } from './poll-targets.ts'
+import { sleep, stopOnInterrupt, track } from './poll-targets.ts'
 import { fmt, knob, load, machineCpu, median, secs } from './figures.ts'
 
 
@@ -120,22 +120,13 @@ async function ansibleRound(dir: string, inventory: string): Promise<Round> {
 
 let cleanupChild = null as (() => void) | null
 const cleanup = new Cleanup()
-let interrupted = false
+/** After Ctrl-C the run's own errors (its hosts vanished under it) are not news. */
+const interrupted = stopOnInterrupt('the hosts and the console', async () => {
+  cleanupChild?.()
+  await cleanup.run()
+})
 
 async function main(): Promise<number> {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) {
-        killLeftovers()
-        process.exit(130)
-      }
-      interrupted = true
-      console.error(`\n${signal}: stopping the hosts and the console...`)
-      cleanupChild?.()
-      void cleanup.run().finally(() => process.exit(130))
-    })
-  }
-  process.on('exit', killLeftovers)
 
   const versions = ensurePackages(['openssh-server', 'ansible', 'ansible-core'])
   const pool = process.env.COLLECT_CONCURRENCY || '20 (default)'
@@ -194,7 +185,7 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main()
 } catch (err) {
-  if (!interrupted) console.error(err instanceof MissingPackages ? `collect: ${err.message}` : err)
+  if (!interrupted()) console.error(err instanceof MissingPackages ? `collect: ${err.message}` : err)
   process.exitCode = 1
 } finally {
   cleanupChild?.()

@@ -39,7 +39,7 @@ import { ANSIBLE_DEPLOY_DIR, AnsibleSide, type AnsibleRun } from './deploy-ansib
 import { ConsoleSide, ReleaseApiMissing, type EventJson, type LiveEvent, type ReleaseJson } from './deploy-console.ts'
 import { watchInBrowser, type PageFigures } from './deploy-page.ts'
 import { Cleanup, ensurePackages, makeRepo, MissingPackages, startHosts, verifyHost, type Host, type Repo } from './deploy-hosts.ts'
-import { killLeftovers, ROOT, sleep } from './poll-targets.ts'
+import { ROOT, sleep, stopOnInterrupt } from './poll-targets.ts'
 import { fmt, knob, load, machineCpu, median, secs } from './figures.ts'
 
 
@@ -267,21 +267,9 @@ async function hookRound(side: ConsoleSide, where: 'console' | 'host', smallRepo
 
 const cleanup = new Cleanup()
 /** After Ctrl-C the run's own errors (its hosts vanished under it) are not news. */
-let interrupted = false
+const interrupted = stopOnInterrupt('the hosts and the console', () => cleanup.run())
 
 async function main(): Promise<number> {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) {
-        killLeftovers()
-        process.exit(130)
-      }
-      interrupted = true
-      console.error(`\n${signal}: stopping the hosts and the console...`)
-      void cleanup.run().finally(() => process.exit(130))
-    })
-  }
-  process.on('exit', killLeftovers)
 
   const page = PAGE && SIDES.includes('console')
   const versions = ensurePackages(['openssh-server', ...(SIDES.includes('ansible') ? ['ansible', 'ansible-core'] : []), ...(page ? ['chromium'] : [])])
@@ -437,7 +425,7 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main()
 } catch (err) {
-  if (!interrupted) console.error(err instanceof MissingPackages ? `deploy: ${err.message}` : err)
+  if (!interrupted()) console.error(err instanceof MissingPackages ? `deploy: ${err.message}` : err)
   process.exitCode = 1
 } finally {
   await cleanup.run()

@@ -44,6 +44,28 @@ export function killLeftovers(): void {
   started.clear()
 }
 
+/**
+ * Ctrl-C (or SIGTERM) runs `stop` and exits 130; a second one, or any exit,
+ * SIGKILLs whatever the bench started. Returns whether it was interrupted,
+ * so a run whose hosts vanished under it does not report that as an error.
+ */
+export function stopOnInterrupt(what: string, stop: () => Promise<unknown>): () => boolean {
+  let interrupted = false
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupted) {
+        killLeftovers()
+        process.exit(130)
+      }
+      interrupted = true
+      console.error(`\n${signal}: stopping ${what}...`)
+      void stop().finally(() => process.exit(130))
+    })
+  }
+  process.on('exit', killLeftovers)
+  return () => interrupted
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)

@@ -33,7 +33,6 @@ import type { PublisherJob, PublisherReport } from './poll-publisher.ts'
 import {
   cpuSeconds,
   ensureNchan,
-  killLeftovers,
   LongshipTarget,
   NchanTarget,
   NchanUnavailable,
@@ -42,6 +41,7 @@ import {
   ROOT,
   rssKb,
   sleep,
+  stopOnInterrupt,
   track,
   type Target,
 } from './poll-targets.ts'
@@ -427,19 +427,7 @@ async function stopEverything(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let interrupted = false
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) {
-        killLeftovers()
-        process.exit(130)
-      }
-      interrupted = true
-      console.error(`\n${signal}: stopping the servers...`)
-      void stopEverything().finally(() => process.exit(130))
-    })
-  }
-  process.on('exit', killLeftovers)
+  stopOnInterrupt('the servers', stopEverything)
 
   // other work on the machine skews every figure: the load average says how much there was
   console.log(`poll: ${cpus().length} cores, node ${process.version}, code ${codeState()}, load average ${load()}`)
