@@ -23,7 +23,7 @@ import { cpus, totalmem } from 'node:os'
 import path from 'node:path'
 import { writeInventory } from './ansible-inventory.ts'
 import { ConsoleSide } from './deploy-console.ts'
-import { Cleanup, ensurePackages, MissingPackages, startHosts, type Host } from './deploy-hosts.ts'
+import { Cleanup, ensurePackages, MissingPackages, startHosts, stopControlMasters, type Host } from './deploy-hosts.ts'
 import { sleep, stopOnInterrupt, track } from './poll-targets.ts'
 import { fmt, knob, load, machineCpu, median, secs } from './figures.ts'
 
@@ -146,6 +146,7 @@ async function main(): Promise<number> {
 
   const inventory = writeInventory(dir, hosts)
   mkdirSync(path.join(dir, 'cp'))
+  cleanup.after(() => stopControlMasters(path.join(dir, 'cp')))
   // Ansible's defaults but pipelining (one ssh exec per host instead of four; faster) and no retry files;
   // ssh_args stay the default, so ControlPersist=60s keeps each host's connection for the next round
   writeFileSync(path.join(dir, 'ansible.cfg'), ['[defaults]', 'host_key_checking = True', 'retry_files_enabled = False', '', '[ssh_connection]', 'pipelining = True', ''].join('\n'))

@@ -22,7 +22,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { writeInventory } from './ansible-inventory.ts'
 import { sleep, track } from './poll-targets.ts'
-import type { Cleanup, Host } from './deploy-hosts.ts'
+import { stopControlMasters, type Cleanup, type Host } from './deploy-hosts.ts'
 
 export const ANSIBLE_DEPLOY_DIR = 'app-ansible'
 
@@ -76,6 +76,7 @@ export class AnsibleSide {
     private readonly hosts: Host[],
   ) {
     cleanup.after(() => this.kill())
+    cleanup.after(() => stopControlMasters(path.join(dir, 'cp')))
     // absolute: unarchive expands "~" as "~user", the passwd home, not the session's
     // HOME (the file module would use HOME), and pays an extra command per host for it
     this.inventory = writeInventory(dir, hosts, (h) => [`      deploy_path: ${path.join(h.home, ANSIBLE_DEPLOY_DIR)}`])

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSshd, type SshHost } from '../test/support/sshd.ts'
@@ -18,6 +18,21 @@ import { startSshd, type SshHost } from '../test/support/sshd.ts'
  * run newest first on the way out: at the end, on an error and on Ctrl-C.
  * startSshd takes it in place of a test's TestContext.
  */
+/**
+ * Ansible's ssh control masters (ControlPersist=60s) outlive the run by a
+ * minute, holding sessions on hosts that are gone: `ssh -O exit` ends each
+ * one now, so the bench leaves no process behind.
+ */
+export function stopControlMasters(dir: string): void {
+  let sockets: string[]
+  try {
+    sockets = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const socket of sockets) spawnSync('ssh', ['-o', `ControlPath=${path.join(dir, socket)}`, '-O', 'exit', 'control-master'], { stdio: 'ignore', timeout: 5000 })
+}
+
 export class Cleanup {
   private readonly fns: Array<() => Promise<void> | void> = []
   private running: Promise<void> | null = null
