@@ -3,15 +3,11 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import type { Knex } from 'knex'
 import { loadSecret } from '../credentials/service.ts'
-import type { Hub } from '../realtime/hub.ts'
 import { createServersRepository, type SshServer } from '../servers/repository.ts'
 import { connect } from '../ssh/runner.ts'
 import { carryForward, factsFromAnsible } from './ansible-facts.ts'
-import type { AssetConfig } from './config.ts'
-import type { AssetsService } from './service.ts'
-import { createRunBook, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
+import { createRunBook, type CollectorOptions, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
 /** Debian's ansible, found on PATH like a shell would. */
 export const ANSIBLE = 'ansible'
@@ -40,14 +36,7 @@ export function findAnsible(env: NodeJS.ProcessEnv = process.env): string | null
   return null
 }
 
-interface Options {
-  knex: Knex
-  hub?: Hub
-  service: AssetsService
-  secretKey: Buffer
-  connectTimeoutMs: number
-  config: AssetConfig
-  onError?: (err: unknown, message: string) => void
+interface Options extends CollectorOptions {
   /** Where ansible is; found on PATH by default (tests point it elsewhere). */
   ansiblePath?: () => string | null
 }

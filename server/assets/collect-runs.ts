@@ -1,8 +1,21 @@
 import type { Knex } from 'knex'
 import type { Hub } from '../realtime/hub.ts'
 import { createServersRepository, type SshServer } from '../servers/repository.ts'
+import type { AssetConfig } from './config.ts'
+import type { AssetsService } from './service.ts'
 
 export const COLLECT_TOPIC = 'asset-collect'
+
+/** What a collection mode (SSH, Ansible) needs from the app: the same for both. */
+export interface CollectorOptions {
+  knex: Knex
+  hub?: Hub
+  service: AssetsService
+  secretKey: Buffer
+  connectTimeoutMs: number
+  config: AssetConfig
+  onError?: (err: unknown, message: string) => void
+}
 
 export type HostStatus = 'queued' | 'running' | 'created' | 'updated' | 'unchanged' | 'refused' | 'failed'
 

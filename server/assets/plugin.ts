@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Config } from '../config.ts'
 import { createAnsibleCollector, type AnsibleCollector } from './ansible-collect.ts'
+import type { CollectorOptions } from './collect-runs.ts'
 import type { AssetConfig } from './config.ts'
 import { createAssetsService, type AssetsService } from './service.ts'
 import { COLLECT_TOPIC, createSshCollector, type SshCollector } from './ssh-collect.ts'
@@ -21,7 +22,7 @@ export default fp(
   async (app, opts: { config: Config }) => {
     const assetConfig = opts.config.assets
     const service = createAssetsService(app.knex, app.hub)
-    const ssh = createSshCollector({
+    const collectorOptions: CollectorOptions = {
       knex: app.knex,
       hub: app.hub,
       service,
@@ -29,16 +30,9 @@ export default fp(
       connectTimeoutMs: opts.config.connectTimeoutMs,
       config: assetConfig,
       onError: (err, message) => app.log.error({ err }, message),
-    })
-    const ansible = createAnsibleCollector({
-      knex: app.knex,
-      hub: app.hub,
-      service,
-      secretKey: opts.config.secretKey,
-      connectTimeoutMs: opts.config.connectTimeoutMs,
-      config: assetConfig,
-      onError: (err, message) => app.log.error({ err }, message),
-    })
+    }
+    const ssh = createSshCollector(collectorOptions)
+    const ansible = createAnsibleCollector(collectorOptions)
     // every signed-in user may see the assets pages, so every one may watch a run's progress
     app.hub.registerKind({ name: COLLECT_TOPIC, authorize: () => true })
     app.decorate('assets', { service, ssh, ansible, config: assetConfig })

@@ -1,27 +1,15 @@
-import type { Knex } from 'knex'
 import { loadSecret } from '../credentials/service.ts'
-import type { Hub } from '../realtime/hub.ts'
 import { createServersRepository, type SshServer } from '../servers/repository.ts'
 import { connect, type SshConnection } from '../ssh/runner.ts'
 import { collectAll } from './collectors/index.ts'
-import type { AssetConfig } from './config.ts'
-import type { AssetsService } from './service.ts'
 import { createSshTarget } from './targets/ssh.ts'
-import { createRunBook, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
+import { createRunBook, type CollectorOptions, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
 export { COLLECT_TOPIC, type CollectEvent, type CollectRun, type HostProgress, type HostStatus } from './collect-runs.ts'
 
 class HostTimeout extends Error {}
 
-interface Options {
-  knex: Knex
-  hub?: Hub
-  service: AssetsService
-  secretKey: Buffer
-  connectTimeoutMs: number
-  config: AssetConfig
-  onError?: (err: unknown, message: string) => void
-}
+type Options = CollectorOptions
 
 /**
  * The console's SSH mode: collect from many servers with a bounded pool,
