@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os'
 import { createAnsibleCollector, findAnsible } from '../../server/assets/ansible-collect.ts'
 import { collectAll } from '../../server/assets/collectors/index.ts'
 import { createAssetsService } from '../../server/assets/service.ts'
-import { COLLECT_TOPIC, type CollectEvent } from '../../server/assets/ssh-collect.ts'
 import { createLocalTarget } from '../../server/assets/targets/local.ts'
 import { createCredentialsService } from '../../server/credentials/service.ts'
 import { createServersRepository } from '../../server/servers/repository.ts'
@@ -14,6 +13,7 @@ import { countRows, signIn, testConfig } from '../helper.ts'
 import { ansibleSkipReason } from '../support/ansible.ts'
 import { freePort, startSshds } from '../support/sshd.ts'
 import { serversFor } from '../support/servers.ts'
+import { recordCollectEvents } from './support/collect-events.ts'
 
 const skip = ansibleSkipReason()
 const tempDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('longship-ansible-'))
@@ -39,15 +39,7 @@ test('Ansible mode with Debian\'s ansible against real loopback sshd servers', {
   const dirsBefore = tempDirs()
 
   await t.test('unpinned host keys are pinned by a first SSH connection, every reachable host is stored with mode ansible, live', async () => {
-    const events: CollectEvent[] = []
-    const original = app.hub.publish.bind(app.hub)
-    app.hub.publish = (name, data, seq) => {
-      if (name === COLLECT_TOPIC) events.push(data as CollectEvent)
-      return original(name, data, seq)
-    }
-    t.after(() => {
-      app.hub.publish = original
-    })
+    const events = recordCollectEvents(t, app)
     const run = await app.assets.ansible.start(null, 'test')
     assert.equal(run.total, 5)
     assert.ok(run.id > 100_000, 'numbered apart from SSH runs')

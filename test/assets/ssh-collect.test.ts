@@ -1,13 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAssetsService } from '../../server/assets/service.ts'
-import { COLLECT_TOPIC, createSshCollector, type CollectEvent } from '../../server/assets/ssh-collect.ts'
+import { createSshCollector } from '../../server/assets/ssh-collect.ts'
 import { collectorNames } from '../../server/assets/collectors/index.ts'
 import { createServersRepository } from '../../server/servers/repository.ts'
 import { countRows, signIn, testConfig } from '../helper.ts'
 import { buildApp } from '../../server/app.ts'
 import { freePort, sshdSkipReason, startSshds } from '../support/sshd.ts'
 import { serversFor } from '../support/servers.ts'
+import { recordCollectEvents } from './support/collect-events.ts'
 
 const skip = sshdSkipReason()
 
@@ -23,15 +24,7 @@ test('SSH mode against real loopback sshd servers', { skip, timeout: 180_000 }, 
   const down = await repo.create({ hostname: 'node-down', address: '127.0.0.1', port: await freePort(), username: 'root', credential_id: servers[0]?.credential_id ?? null, env: 'test', tags: [], notes: '' })
 
   await t.test('a pool of 2 collects every host at most 2 at a time; the host that is down is an error, the others are stored', async () => {
-    const events: CollectEvent[] = []
-    const original = app.hub.publish.bind(app.hub)
-    app.hub.publish = (name, data, seq) => {
-      if (name === COLLECT_TOPIC) events.push(data as CollectEvent)
-      return original(name, data, seq)
-    }
-    t.after(() => {
-      app.hub.publish = original
-    })
+    const events = recordCollectEvents(t, app)
     const collector = createSshCollector({
       knex: app.knex,
       hub: app.hub,
