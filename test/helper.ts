@@ -12,14 +12,20 @@ import { hashPassword } from '../server/users/password.ts'
 
 export const TEST_PASSWORD = 'correct horse battery'
 
+/** A directory of the test's own under the system temp dir (`longship-<name>-…`), removed when the test ends. */
+export function tempDir(t: TestContext, name: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `longship-${name}-`))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
 /**
  * A database of the test's own: a temporary SQLite file, or, when
  * DATABASE_URL names a MySQL/MariaDB server, a fresh database on it that is
  * dropped afterwards, so test files can run in parallel on either.
  */
 export async function createTestDatabase(t: TestContext): Promise<{ env: Record<string, string>; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'longship-test-'))
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const dataDir = tempDir(t, 'test')
   const url = process.env.DATABASE_URL
   if (!url || url.startsWith('sqlite:')) return { env: { DATA_DIR: dataDir }, dataDir }
   const parsed = new URL(url)

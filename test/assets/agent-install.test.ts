@@ -1,20 +1,13 @@
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createAssetsRepository } from '../../server/assets/repository.ts'
-import { buildTestApp } from '../helper.ts'
+import { buildTestApp, tempDir } from '../helper.ts'
 import { shell, type ShellRun } from './support/shell.ts'
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'longship-install-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** The README's command, with the options a test needs to stay out of /opt, /etc and the real cron. */
 function install(base: string, args: string, env: Record<string, string> = {}): Promise<ShellRun> {
@@ -50,7 +43,7 @@ test('the agent installs with one command from a running console', { timeout: 30
     assert.match(code.toString('utf8', 0, 20), /^#!\/usr\/bin\/env node/)
   })
 
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'install')
   const prefix = path.join(dir, 'agent')
   const cronFile = path.join(dir, 'cron.d', 'longship-agent')
   mkdirSync(path.dirname(cronFile))
@@ -99,7 +92,7 @@ test('the agent installs with one command from a running console', { timeout: 30
   })
 
   await t.test('a refused token fails the first report and schedules nothing', async () => {
-    const other = tempDir(t)
+    const other = tempDir(t, 'install')
     const otherCron = path.join(other, 'cron')
     const run = await install(base, `--prefix ${other}/agent --cron-file ${otherCron}`, { LONGSHIP_TOKEN: 'lse_not_a_real_token' })
     assert.equal(run.code, 1)
@@ -114,7 +107,7 @@ test('the agent installs with one command from a running console', { timeout: 30
     const imposter = http.createServer((_req, res) => res.end('console.log("not the agent")\n'))
     await new Promise<void>((resolve) => imposter.listen(0, '127.0.0.1', resolve))
     t.after(() => new Promise<void>((resolve) => imposter.close(() => resolve())))
-    const other = tempDir(t)
+    const other = tempDir(t, 'install')
     const run = await install(base, `--prefix ${other} --no-cron --server http://127.0.0.1:${(imposter.address() as AddressInfo).port}`, { LONGSHIP_TOKEN: token })
     assert.equal(run.code, 1)
     assert.match(run.stderr, /does not match this script's checksum/)
@@ -122,7 +115,7 @@ test('the agent installs with one command from a running console', { timeout: 30
   })
 
   await t.test('bad options are refused with the usage, before anything is written', async () => {
-    const other = tempDir(t)
+    const other = tempDir(t, 'install')
     for (const [args, message] of [
       ['--every 0', /--every must be a whole number of minutes from 1 to 60/],
       ['--every 5m', /--every must be/],
@@ -144,7 +137,7 @@ test('the agent installs with one command from a running console', { timeout: 30
   })
 
   await t.test('a missing or old Node.js is named, with what to do', async () => {
-    const other = tempDir(t)
+    const other = tempDir(t, 'install')
     const fakeBin = path.join(other, 'bin')
     mkdirSync(fakeBin)
     writeFileSync(path.join(fakeBin, 'node'), '#!/bin/sh\n[ "$1" = --version ] && echo v16.20.2\nexit 1\n')

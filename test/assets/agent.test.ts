@@ -1,14 +1,13 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAssetsRepository } from '../../server/assets/repository.ts'
-import { buildTestApp } from '../helper.ts'
+import { buildTestApp, tempDir } from '../helper.ts'
 
 const AGENT = fileURLToPath(new URL('../../bin/longship-agent.js', import.meta.url))
 
@@ -28,12 +27,6 @@ function agent(args: string[]): Promise<Run> {
   })
 }
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'longship-agent-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
 /** A console that answers every request with one status, like a broken proxy or a console mid-crash. */
 async function brokenConsole(t: TestContext, status: number): Promise<string> {
   const server = http.createServer((_req, res) => {
@@ -50,7 +43,7 @@ test('the agent command against a running console', { timeout: 180_000 }, async 
   await app.listen({ port: 0, host: '127.0.0.1' })
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   const { token } = await createAssetsRepository(app.knex).createEnrollmentToken('test', null)
-  const dir = tempDir(t)
+  const dir = tempDir(t, 'agent')
   const identity = path.join(dir, 'state', 'identity.json')
 
   await t.test('a first run reports this machine and writes the identity file', async () => {

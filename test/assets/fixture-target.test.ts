@@ -1,14 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CommandFailedError } from '../../server/assets/target.ts'
 import { createFixtureTarget } from '../../server/assets/targets/fixture.ts'
+import { tempDir } from '../helper.ts'
 
 test('fixture target: recorded answers, failures, timeouts, missing commands and files', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'longship-fixture-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'fixture')
   mkdirSync(path.join(dir, 'fs/etc'), { recursive: true })
   mkdirSync(path.join(dir, 'commands'))
   writeFileSync(path.join(dir, 'fs/etc/hostname'), 'box\n')

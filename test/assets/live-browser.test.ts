@@ -1,11 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { collectAll } from '../../server/assets/collectors/index.ts'
 import { createAssetsRepository } from '../../server/assets/repository.ts'
-import { pollsHeld } from '../helper.ts'
+import { pollsHeld, tempDir } from '../helper.ts'
 import { openApp, signedIn, signedInPerson, skipWithoutChromium, submit } from '../browser/browser-helper.ts'
 import { shell } from './support/shell.ts'
 import { fixture } from './support/targets.ts'
@@ -57,8 +54,7 @@ test('a server installed with the command on the enroll page shows on an open /a
   assert.ok(shown, command)
 
   // the command as shown, run the way a test may: no sudo, and everything in a temp dir instead of /opt, /etc and cron
-  const prefix = mkdtempSync(path.join(tmpdir(), 'longship-install-'))
-  t.after(() => rmSync(prefix, { recursive: true, force: true }))
+  const prefix = tempDir(t, 'install')
   const run = await shell(`curl -fsSL '${shown[1]}' | LONGSHIP_TOKEN='${shown[2]}' sh -s -- --prefix ${prefix} --no-cron`)
   assert.equal(run.code, 0, run.stderr)
   const id = Number(/as asset (\d+)/.exec(run.stdout)?.[1])

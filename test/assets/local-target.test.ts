@@ -1,12 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import os, { tmpdir } from 'node:os'
+import { readFileSync, readdirSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { collectAll } from '../../server/assets/collectors/index.ts'
 import { CommandFailedError } from '../../server/assets/target.ts'
 import { createLocalTarget } from '../../server/assets/targets/local.ts'
 import { isRunning } from '../support/sshd.ts'
+import { tempDir } from '../helper.ts'
 
 const target = createLocalTarget()
 
@@ -27,8 +28,7 @@ test('local target: stdin is empty, so a command reading it does not wait', asyn
 })
 
 test('local target: a timeout kills the command and what it started', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'longship-local-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir(t, 'local')
   const pidFile = path.join(dir, 'pid')
   const started = Date.now()
   await assert.rejects(

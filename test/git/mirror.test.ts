@@ -1,24 +1,18 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { GitError, GitMirrors, maskUrl } from '../../server/git/mirror.ts'
 import { createRepo, FIRST_COMMIT_DATE, TEST_AUTHOR } from '../support/git-repo.ts'
 import { isRunning } from '../support/sshd.ts'
+import { tempDir } from '../helper.ts'
 
 const execGit = promisify(execFile)
 const minute = (n: number) => new Date(FIRST_COMMIT_DATE + n * 60_000).toISOString()
-
-function tempDir(t: TestContext, prefix: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), `longship-${prefix}-`))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 function mirrorsFor(t: TestContext, opts: { fetchTimeoutMs?: number } = {}): GitMirrors {
   return new GitMirrors({ dir: path.join(tempDir(t, 'mirrors'), 'mirrors'), killGraceMs: 1000, ...opts })
