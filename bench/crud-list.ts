@@ -6,14 +6,19 @@
  *
  * Builds the real app on a database of its own (a temp SQLite file, or a fresh
  * MariaDB database that is dropped afterwards), stores 10,000 servers, signs
- * in as an admin and fires autocannon at the first page of /servers and at a
- * search, with the session cookie, as a team of browsers would.
- * BENCH_CONNECTIONS and BENCH_DURATION (seconds) change the load for exploring.
+ * in as an admin and fires wrk (or autocannon) at the first page of /servers,
+ * at a search, and at searches for a new term each time, with the session
+ * cookie, as a team of browsers would.
+ * BENCH_CONNECTIONS and BENCH_DURATION (seconds) change the load for exploring;
+ * BENCH_TOOL=wrk|autocannon picks the load generator (default: wrk when it is
+ * installed, `apt-get install wrk`, else autocannon).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, loadavg } from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
+import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import knexFactory, { type Knex } from 'knex'
 import type { FastifyInstance } from 'fastify'
@@ -47,6 +52,7 @@ interface AutocannonResult {
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
+const run = promisify(execFile)
 
 /** A database of the bench's own, as test/helper.ts makes one for each test. */
 async function ownDatabase(dataDir: string): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
@@ -68,6 +74,20 @@ async function ownDatabase(dataDir: string): Promise<{ env: Record<string, strin
       await admin.destroy()
     },
   }
+}
+
+/** 800 searches that each match one to a few servers, e.g. /servers?q=db-142, shuffled so no two neighbours share a prefix. */
+function searchTerms(): Paths {
+  const terms: string[] = []
+  for (let n = 100; n < 200; n++) for (const role of ROLES) terms.push(`/servers?q=${role}-${n}`)
+  // a fixed shuffle (the same every run)
+  let seed = 7
+  for (let i = terms.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31
+    const j = seed % (i + 1)
+    ;[terms[i], terms[j]] = [terms[j] as string, terms[i] as string]
+  }
+  return terms
 }
 
 const ROLES = ['web', 'api', 'db', 'cache', 'queue', 'worker', 'lb', 'search']
@@ -128,9 +148,8 @@ async function checkPage(app: FastifyInstance, url: string, cookie: string): Pro
   return `${rows} rows shown, ${total} in all, ${Math.round(res.body.length / 1024)} KiB`
 }
 
-interface Figures {
-  name: string
-  url: string
+/** What one load run tells, whichever tool made it. */
+interface Run {
   rps: number
   p50: number
   p99: number
@@ -139,16 +158,87 @@ interface Figures {
   errors: number
 }
 
-async function load(base: string, url: string, cookie: string, duration: number): Promise<AutocannonResult> {
+/** A list of paths requested in turn (one path: the same request every time). */
+type Paths = string[]
+
+async function autocannonLoad(base: string, paths: Paths, cookie: string, duration: number): Promise<Run> {
+  let next = 0
   // one worker thread: the load generator's own parsing stays off the
   // event loop of the server it measures (both still share the 2 cores)
-  return autocannon({ url: base + url, connections: CONNECTIONS, duration, workers: 1, headers: { cookie, accept: 'text/html' } })
+  const r = await autocannon({
+    url: base,
+    connections: CONNECTIONS,
+    duration,
+    workers: paths.length === 1 ? 1 : undefined,
+    headers: { cookie, accept: 'text/html' },
+    requests: [{ method: 'GET', setupRequest: (req: Record<string, unknown>) => ({ ...req, path: paths[next++ % paths.length] }) }],
+  })
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, non2xx: r.non2xx, errors: r.errors + r.timeouts }
 }
 
-async function measure(base: string, name: string, url: string, cookie: string): Promise<Figures> {
-  await load(base, url, cookie, WARMUP_S)
-  const r = await load(base, url, cookie, DURATION_S)
-  return { name, url, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, non2xx: r.non2xx, errors: r.errors + r.timeouts }
+/**
+ * wrk is C: it needs a fraction of autocannon's CPU for the same load, and on
+ * a 2-core machine whatever the generator takes the server does not get.
+ * Its Lua hooks pick each request's path and print the figures as JSON.
+ */
+function wrkScript(dir: string, paths: Paths, cookie: string): string {
+  const file = path.join(dir, 'crud-list.lua')
+  const lua = (v: string) => JSON.stringify(v)
+  writeFileSync(
+    file,
+    [
+      `local paths = { ${paths.map(lua).join(', ')} }`,
+      'local n = 0',
+      `wrk.headers["Cookie"] = ${lua(cookie)}`,
+      'wrk.headers["Accept"] = "text/html"',
+      'request = function()',
+      '  n = n + 1',
+      '  return wrk.format("GET", paths[(n % #paths) + 1])',
+      'end',
+      'done = function(summary, latency, requests)',
+      `  io.write(string.format('WRK {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,"status":%d,"errors":%d}\\n',`,
+      '    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, summary.errors.status,',
+      '    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))',
+      'end',
+    ].join('\n'),
+  )
+  return file
+}
+
+async function wrkLoad(base: string, paths: Paths, cookie: string, duration: number, dir: string): Promise<Run> {
+  // one thread, as autocannon runs one worker: the server keeps the other core
+  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${duration}s`, '--timeout', '10s', '-s', wrkScript(dir, paths, cookie), base])
+  const line = stdout.split('\n').find((l) => l.startsWith('WRK '))
+  if (!line) throw new Error(`wrk printed no figures:\n${stdout}`)
+  const w = JSON.parse(line.slice(4)) as { requests: number; duration_us: number; p50_us: number; p99_us: number; max_us: number; status: number; errors: number }
+  const ms = (us: number) => Math.round(us / 100) / 10
+  return { rps: w.requests / (w.duration_us / 1e6), p50: ms(w.p50_us), p99: ms(w.p99_us), max: ms(w.max_us), non2xx: w.status, errors: w.errors }
+}
+
+async function pickTool(): Promise<'wrk' | 'autocannon'> {
+  const asked = process.env.BENCH_TOOL
+  if (asked === 'wrk' || asked === 'autocannon') return asked
+  if (asked) throw new Error(`BENCH_TOOL must be wrk or autocannon, not ${asked}`)
+  try {
+    await run('wrk', ['--version'])
+    return 'wrk'
+  } catch (err) {
+    // wrk --version exits 1 after printing its version
+    if ((err as { stdout?: string }).stdout?.includes('wrk')) return 'wrk'
+    return 'autocannon'
+  }
+}
+
+interface Figures extends Run {
+  name: string
+  url: string
+}
+
+async function measure(tool: 'wrk' | 'autocannon', dir: string, base: string, name: string, paths: Paths, cookie: string): Promise<Figures> {
+  const load = (duration: number) => (tool === 'wrk' ? wrkLoad(base, paths, cookie, duration, dir) : autocannonLoad(base, paths, cookie, duration))
+  await load(WARMUP_S)
+  const url = paths.length === 1 ? (paths[0] as string) : `${paths[0]} … (${paths.length} terms in turn)`
+  return { name, url, ...(await load(DURATION_S)) }
 }
 
 function table(dialect: string, results: Figures[]): string {
@@ -172,22 +262,29 @@ async function main(): Promise<void> {
     await seed(app.knex)
     console.log(`seeded ${SERVERS} servers in ${Date.now() - started} ms`)
     const cookie = await sessionCookie(app)
-    const targets = [
-      { name: 'first page', url: '/servers' },
-      { name: 'search', url: '/servers?q=web-12' },
+    const tool = await pickTool()
+    // the same page again is what a team watching one list asks; the page
+    // cache (server/web/page-cache.ts) answers it without SQL or rendering
+    const targets: Array<{ name: string; paths: Paths }> = [
+      { name: 'first page', paths: ['/servers'] },
+      { name: 'search', paths: ['/servers?q=web-12'] },
     ]
-    for (const t of targets) console.log(`${t.url}: ${await checkPage(app, t.url, cookie)}`)
+    // a new term every request misses the page cache: the query and the render every time
+    if (tool === 'wrk') targets.push({ name: 'search, a new term each request (no cache hit)', paths: searchTerms() })
+    else console.log('the uncached search needs wrk (autocannon cannot give each connection its own path from a worker thread)')
+    for (const t of targets) console.log(`${t.paths[0]}: ${await checkPage(app, t.paths[0] as string, cookie)}`)
 
     await app.listen({ host: '127.0.0.1', port: 0 })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    console.log(`load generator: ${tool}, one thread, ${CONNECTIONS} connections`)
     const results: Figures[] = []
     // the floor on this machine: a JSON answer with one `select 1`, no page, no
     // list; no page can beat it, so it tells how far the target is reachable
-    const reference = [{ name: 'reference, no list', url: '/healthz' }]
+    const reference = [{ name: 'reference, no list', paths: ['/healthz'] }]
     for (const t of [...targets, ...reference]) {
-      const f = await measure(base, t.name, t.url, cookie)
+      const f = await measure(tool, dataDir, base, t.name, t.paths, cookie)
       results.push(f)
-      console.log(`${t.url}: ${f.rps.toFixed(0)} req/s, p50 ${f.p50} ms, p99 ${f.p99} ms, max ${f.max} ms, non-2xx ${f.non2xx}, errors ${f.errors}`)
+      console.log(`${f.url}: ${f.rps.toFixed(0)} req/s, p50 ${f.p50} ms, p99 ${f.p99} ms, max ${f.max} ms, non-2xx ${f.non2xx}, errors ${f.errors}`)
     }
     console.log(`\n${CONNECTIONS} connections, ${DURATION_S} s each after a ${WARMUP_S} s warm-up:\n`)
     console.log(table(dialect, results))

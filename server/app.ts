@@ -6,7 +6,6 @@ import multipart from '@fastify/multipart'
 import csrfProtection from '@fastify/csrf-protection'
 import rateLimit from '@fastify/rate-limit'
 import staticFiles from '@fastify/static'
-import helmet from '@fastify/helmet'
 import path from 'node:path'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +13,7 @@ import type { Config } from './config.ts'
 import db from './db/plugin.ts'
 import { KnexSessionStore } from './db/session-store.ts'
 import views from './web/views.ts'
+import securityHeaders from './web/security-headers.ts'
 import errors from './web/errors.ts'
 import auth from './web/auth.ts'
 import csrfGuard, { csrfTokenOf } from './web/csrf.ts'
@@ -67,7 +67,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   })
 
   // ecosystem plugins
-  await app.register(helmet, {
+  await app.register(securityHeaders, {
     // scripts and styles come only from /public, so an injected <script> cannot run
     contentSecurityPolicy: {
       useDefaults: true,

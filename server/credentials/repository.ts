@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { insertedId, toDate } from '../db/connection.ts'
+import { tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
 export type CredentialKind = 'key' | 'password'
@@ -78,11 +79,15 @@ export function createCredentialsRepository(knex: Knex) {
       trx: Knex = knex,
     ): Promise<Credential | null> {
       const changed = await trx('credentials').where({ id }).update({ ...input, updated_at: new Date() })
+      // the servers list shows a credential's name (see page-cache.ts)
+      tableChanged(trx, 'credentials')
       return changed ? this.findById(id, trx) : null
     },
 
     async remove(id: number, trx: Knex = knex): Promise<boolean> {
-      return (await trx('credentials').where({ id }).del()) > 0
+      const removed = (await trx('credentials').where({ id }).del()) > 0
+      tableChanged(trx, 'credentials')
+      return removed
     },
   }
 }

@@ -14,22 +14,28 @@ interface Entry {
  * Keyed by the client's config object, which a transaction shares with the
  * knex instance it came from.
  */
-const stores = new WeakMap<object, Map<string, Map<string, Entry>>>()
+interface TableState {
+  entries: Map<string, Entry>
+  /** Counts the writes made here, so a cache elsewhere can tell its copy is stale. */
+  version: number
+}
 
-function tableStore(knex: Knex, table: string): Map<string, Entry> {
+const stores = new WeakMap<object, Map<string, TableState>>()
+
+function tableState(knex: Knex, table: string): TableState {
   const key = knex.client.config as object
   let tables = stores.get(key)
   if (!tables) stores.set(key, (tables = new Map()))
-  let entries = tables.get(table)
-  if (!entries) tables.set(table, (entries = new Map()))
-  return entries
+  let state = tables.get(table)
+  if (!state) tables.set(table, (state = { entries: new Map(), version: 0 }))
+  return state
 }
 
 export const TABLE_CACHE_TTL_MS = 2000
 const MAX_ENTRIES_PER_TABLE = 1000
 
 export async function cachedRead<T>(knex: Knex, table: string, key: string, load: () => Promise<T>, ttlMs = TABLE_CACHE_TTL_MS): Promise<T> {
-  const entries = tableStore(knex, table)
+  const { entries } = tableState(knex, table)
   const now = Date.now()
   const hit = entries.get(key)
   if (hit && hit.expires > now) return hit.value as T
@@ -41,5 +47,12 @@ export async function cachedRead<T>(knex: Knex, table: string, key: string, load
 
 /** Every repository write to `table` calls this. */
 export function tableChanged(knex: Knex, table: string): void {
-  tableStore(knex, table).clear()
+  const state = tableState(knex, table)
+  state.entries.clear()
+  state.version++
+}
+
+/** How many writes to `table` this process has made; read it before a read whose result is kept. */
+export function tableVersion(knex: Knex, table: string): number {
+  return tableState(knex, table).version
 }

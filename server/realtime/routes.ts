@@ -8,7 +8,7 @@ import type { createPollEndpoint } from './poll-endpoint.ts'
  */
 const realtimeRoutes: FastifyPluginAsync<{ endpoint: ReturnType<typeof createPollEndpoint> }> = async (app, opts) => {
   // polls are the bulk of all requests: two log lines each would cost more than the answer
-  app.post('/poll', { config: { csrf: false }, logLevel: 'warn', helmet: false }, async (request, reply) => {
+  app.post('/poll', { config: { csrf: false, securityHeaders: false }, logLevel: 'warn' }, async (request, reply) => {
     reply.hijack()
     opts.endpoint.serve(request.user!, request.body, reply.raw)
   })

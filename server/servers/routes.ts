@@ -4,6 +4,7 @@ import { SERVER_SORTS } from './repository.ts'
 import { createCredentialsRepository } from '../credentials/repository.ts'
 import { ENVIRONMENTS } from '../web/environments.ts'
 import { parseListQuery } from '../web/list-query.ts'
+import { cachedPage } from '../web/page-cache.ts'
 import { bodyOf, done, idParam, isAjax } from '../web/crud.ts'
 import { testConnection } from './connection-test.ts'
 import { createAssetsRepository } from '../assets/repository.ts'
@@ -32,10 +33,16 @@ const serverRoutes: FastifyPluginAsync<{ secretKey: Buffer; connectTimeoutMs: nu
 
   app.get('/servers', async (request, reply) => {
     const query = parseListQuery(request.query, SERVER_SORTS, 'hostname')
-    // the cursor before the rows: a change published meanwhile is then sent again, not skipped
-    const liveCursor = app.hub.head('servers')
-    const page = await service.repo.list(query)
-    return reply.render('servers/list', { title: 'Servers', page, query, liveCursor })
+    // rows show the admin's actions, so the role is part of the key
+    const role = request.user?.role === 'admin' ? 'admin' : 'reader'
+    const key = `servers:${role}:${query.sort}:${query.dir}:${query.page}:${query.q}`
+    const listHtml = await cachedPage(app.knex, ['servers', 'credentials'], key, async () => {
+      // the cursor before the rows: a change published meanwhile is then sent again, not skipped
+      const liveCursor = app.hub.head('servers')
+      const page = await service.repo.list(query)
+      return reply.viewAsync('servers/list-body', { page, query, liveCursor, user: request.user })
+    })
+    return reply.render('servers/list', { title: 'Servers', listHtml })
   })
 
   // the live list fetches a changed row as this user would see it

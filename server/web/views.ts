@@ -1,10 +1,10 @@
 import fp from 'fastify-plugin'
 import view from '@fastify/view'
 import { Eta } from 'eta'
-import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyReply } from 'fastify'
+import { randomId } from './random-id.ts'
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views')
 
@@ -63,7 +63,7 @@ export default fp(
         flash,
         currentPath: request.url.split('?')[0],
         // every page view is a new poll client (a tab keeps its own across reloads in sessionStorage)
-        poll: user && this.server.hub ? { client: randomBytes(12).toString('base64url'), boot: this.server.hub.boot, timeoutMs: this.server.hub.options.pollTimeoutMs } : null,
+        poll: user && this.server.hub ? { client: randomId(12), boot: this.server.hub.boot, timeoutMs: this.server.hub.options.pollTimeoutMs } : null,
         scripts: (data.scripts as string[] | undefined) ?? [],
       })
       return this.type('text/html; charset=utf-8').send(html)

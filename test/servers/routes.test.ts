@@ -188,3 +188,34 @@ test('a search past its last page shows the last page, not an empty one', async 
   assert.match(res.body, /1 in all/)
   assert.match(res.body, /web-01\.example\.com/)
 })
+
+test('the list a viewer gets never carries the actions an admin saw just before (cached per role)', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await signIn(app, 'admin')
+  await admin.form('/servers', valid)
+  const adminList = await admin.get('/servers')
+  assert.match(adminList.body, /href="\/servers\/\d+\/edit"/)
+  const viewer = await signIn(app, 'viewer')
+  const viewerList = await viewer.get('/servers')
+  assert.match(viewerList.body, /web-01\.example\.com/)
+  assert.doesNotMatch(viewerList.body, /\/edit"|data-delete=|New server/)
+  assert.match((await admin.get('/servers')).body, /href="\/servers\/\d+\/edit"/)
+})
+
+test('the list shows every write at once, its own and a credential renamed elsewhere', async (t) => {
+  const app = await buildTestApp(t)
+  const admin = await signIn(app, 'admin')
+  const credential = await admin.form('/credentials', { name: 'old-name', kind: 'password', password: 'secret' })
+  const credentialId = String(credential.headers.location).split('/').pop() as string
+  const created = await admin.form('/servers', { ...valid, credential_id: credentialId })
+  const serverId = String(created.headers.location).split('/').pop() as string
+  assert.match((await admin.get('/servers')).body, /<td>old-name<\/td>/)
+  await admin.form(`/credentials/${credentialId}`, { name: 'new-name', kind: 'password', password: '' })
+  assert.match((await admin.get('/servers')).body, /<td>new-name<\/td>/)
+  await admin.form(`/servers/${serverId}`, { ...valid, credential_id: credentialId, hostname: 'web-02.example.com' })
+  const list = await admin.get('/servers')
+  assert.match(list.body, /web-02\.example\.com/)
+  assert.doesNotMatch(list.body, /web-01\.example\.com/)
+  await admin.form(`/servers/${serverId}/delete`)
+  assert.match((await admin.get('/servers')).body, /No servers yet\./)
+})
