@@ -119,7 +119,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(views, { production: process.env.NODE_ENV !== 'development' })
   await app.register(errors)
   await app.register(audit)
-  await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs })
+  await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs, redis: config.redis })
   await app.register(releases, { config })
   const pollEndpoint = createPollEndpoint(app.hub, {
     bodyLimit: config.bodyLimit,

@@ -45,6 +45,10 @@ export interface Config {
   instanceId: string
   /** The CMDB's collection settings (COLLECT_CONCURRENCY, COLLECT_TIMEOUT_S, COLLECTORS). */
   assets: AssetConfig
+  /** REDIS_URL and REDIS_PREFIX: the backplane several instances share events through (null: this one alone). */
+  redis: { url: string; prefix: string } | null
+  /** WORKERS: console processes on this machine, one per core at most useful; more than one needs Redis. */
+  workers: number
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -119,6 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const logLevel = (env.LOG_LEVEL || 'info') as LogLevel
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL=${logLevel} must be one of ${LOG_LEVELS.join(', ')}`)
+  const redis = redisConfig(env)
+  const workers = integer(env, 'WORKERS', 1, 1, 64)
+  if (workers > 1 && !redis) throw new ConfigError(`WORKERS=${workers} needs REDIS_URL: the processes share live events through Redis`)
   const sessionSecret = persistentSecret(env, 'SESSION_SECRET', dataDir, 'session-secret')
   if (sessionSecret.length < 32) throw new ConfigError('SESSION_SECRET must be at least 32 characters')
   return {
@@ -142,5 +149,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // a restart keeps the id, which is how it knows the releases it ran before are dead
     instanceId: persistentSecret(env, 'INSTANCE_ID', dataDir, 'instance-id').slice(0, 32),
     assets: loadAssetConfig(env),
+    redis,
+    workers,
   }
+}
+
+function redisConfig(env: NodeJS.ProcessEnv): Config['redis'] {
+  const url = env.REDIS_URL
+  const prefix = env.REDIS_PREFIX || 'longship'
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) throw new ConfigError(`REDIS_PREFIX=${prefix} may hold only letters, digits and _.:- (at most 64)`)
+  if (!url) return null
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError('REDIS_URL must be a URL like redis://127.0.0.1:6379')
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, not ${parsed.protocol}//`)
+  return { url, prefix }
 }

@@ -60,6 +60,11 @@ const BAD: Array<[string, string, string]> = [
   ['SESSION_SECRET', 'short', 'SESSION_SECRET'],
   ['LOG_LEVEL', 'loud', 'LOG_LEVEL'],
   ['COOKIE_SECURE', 'maybe', 'COOKIE_SECURE'],
+  ['REDIS_URL', 'http://127.0.0.1:6379', 'REDIS_URL'],
+  ['REDIS_URL', 'not a url', 'REDIS_URL'],
+  ['REDIS_PREFIX', 'has space', 'REDIS_PREFIX'],
+  ['WORKERS', '0', 'WORKERS'],
+  ['WORKERS', '2', 'WORKERS=2 needs REDIS_URL'],
 ]
 for (const [name, value, named] of BAD) {
   test(`${name}=${value} throws a ConfigError naming ${named}`, (t) => {
@@ -107,4 +112,28 @@ test('npm start with PORT=abc prints one clear line and exits 1', async (t) => {
   const { code, stderr } = await start(t, { PORT: 'abc' })
   assert.equal(code, 1)
   assertOneLine(stderr, 'longship: PORT')
+})
+
+test('REDIS_URL and WORKERS: off by default, read when given', (t) => {
+  const dir = tempDir(t)
+  const plain = loadConfig({ DATA_DIR: dir })
+  assert.equal(plain.redis, null)
+  assert.equal(plain.workers, 1)
+  const shared = loadConfig({ DATA_DIR: dir, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'team-a', WORKERS: '2' })
+  assert.deepEqual(shared.redis, { url: 'redis://127.0.0.1:6379', prefix: 'team-a' })
+  assert.equal(shared.workers, 2)
+  assert.equal(loadConfig({ DATA_DIR: dir, REDIS_URL: 'redis://127.0.0.1:6379' }).redis?.prefix, 'longship')
+})
+
+test('npm start with an unreachable Redis prints one clear line and exits 1', async (t) => {
+  const { code, stderr } = await start(t, { REDIS_URL: 'redis://127.0.0.1:1' })
+  assert.equal(code, 1)
+  assertOneLine(stderr, 'longship: REDIS_URL: cannot use Redis at 127.0.0.1:1')
+})
+
+test('npm start with WORKERS=2 and an unreachable Redis stops every worker and exits 1', async (t) => {
+  const { code, stderr } = await start(t, { WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:1' })
+  assert.equal(code, 1)
+  assert.match(stderr, /^longship: REDIS_URL: cannot use Redis at 127\.0\.0\.1:1/)
+  assert.doesNotMatch(stderr, /\n\s+at /)
 })

@@ -45,11 +45,26 @@ export async function cachedRead<T>(knex: Knex, table: string, key: string, load
   return value
 }
 
+const listeners = new WeakMap<object, (table: string) => void>()
+
 /** Every repository write to `table` calls this. */
 export function tableChanged(knex: Knex, table: string): void {
+  tableChangedElsewhere(knex, table)
+  listeners.get(knex.client.config as object)?.(table)
+}
+
+/** Another instance wrote `table` (told through the realtime relay): drop what this one keeps of it. */
+export function tableChangedElsewhere(knex: Knex, table: string): void {
   const state = tableState(knex, table)
   state.entries.clear()
   state.version++
+}
+
+/** Tells `listener` of every write made here (the relay passes it on to the other instances). */
+export function onTableChanged(knex: Knex, listener: ((table: string) => void) | null): void {
+  const key = knex.client.config as object
+  if (listener) listeners.set(key, listener)
+  else listeners.delete(key)
 }
 
 /** How many writes to `table` this process has made; read it before a read whose result is kept. */

@@ -88,6 +88,17 @@ export interface PollAnswer {
   encoded?: Buffer
 }
 
+/**
+ * Carries events between instances of the console (redis-relay.ts). With a
+ * relay, a publish goes out through it and comes back, numbered, to every
+ * instance, this one included, through `receive`: all instances then hold
+ * the same events under the same numbers in the same order.
+ */
+export interface Relay {
+  /** Memory topics pass seq null: the relay numbers them, one counter per topic for all instances. */
+  send(topic: string, data: unknown, seq: number | null): void
+}
+
 export class HubError extends Error {
   constructor(
     readonly statusCode: 400 | 403,
@@ -187,7 +198,8 @@ export function readPollRequest(body: unknown): PollRequest {
 }
 
 export class Hub {
-  readonly boot = randomBytes(6).toString('base64url')
+  /** Names the numbering of memory topics; with a relay, shared by every instance. */
+  boot = randomBytes(6).toString('base64url')
   readonly options: HubOptions
   readonly metrics = new HubMetrics()
   private readonly kinds = new Map<string, TopicKind>()
@@ -200,6 +212,7 @@ export class Hub {
   private sweepTimer: NodeJS.Timeout | null = null
   /** After stop() (the console is closing) polls are answered at once instead of waiting. */
   private stopped = false
+  private relay: Relay | null = null
 
   constructor(options: Partial<HubOptions> = {}) {
     const pollTimeoutMs = options.pollTimeoutMs ?? DEFAULT_HUB_OPTIONS.pollTimeoutMs
@@ -263,20 +276,109 @@ export class Hub {
   /**
    * Sends an event to every subscriber of the topic. Memory topics number
    * their events here; persisted topics pass the seq the database gave
-   * (publishers of one topic publish in seq order).
+   * (publishers of one topic publish in seq order). With a relay the event
+   * reaches the subscribers when it comes back from the relay (returns null).
    */
   publish(name: string, data: unknown, seq?: number): HubEvent | null {
     const topic = this.topic(name)
+    if (topic.persisted && seq === undefined) throw new Error(`persisted topic ${name} needs the stored seq`)
+    if (this.relay) {
+      this.relay.send(name, data, topic.persisted ? (seq as number) : null)
+      return null
+    }
+    // JSON.stringify(undefined) is undefined: the event then carries no data, as before
+    return this.deliver(topic, topic.persisted ? (seq as number) : topic.head + 1, JSON.stringify(data) ?? 'null')
+  }
+
+  /** Uses a relay from now on: its boot, and the newest seq of each memory topic it has numbered. */
+  attachRelay(relay: Relay, boot: string, heads: Record<string, number>): void {
+    this.relay = relay
+    this.resync(boot, heads)
+  }
+
+  /**
+   * An event the relay brought (`dataJson`: the data, serialized). A memory
+   * topic whose number jumps lost events on the way (a dropped connection):
+   * its subscribers get a gap, which the next poll turns into a reset.
+   */
+  receive(name: string, seq: number, dataJson: string): HubEvent | null {
+    const topic = this.topicOrNull(name)
+    if (!topic) return null
+    if (!topic.persisted && seq > topic.head + 1) this.skipTo(topic, seq - 1)
+    return this.deliver(topic, seq, dataJson)
+  }
+
+  /**
+   * After the relay was cut off (events may have been lost) or started: the
+   * relay's boot and heads are the truth. Memory topics skip to the relay's
+   * heads; persisted topics forget what they hold, so every tab's next poll
+   * fills its gap from the database; waiting polls are answered at once so
+   * that next poll comes now.
+   */
+  resync(boot: string, heads: Record<string, number>): void {
+    if (boot !== this.boot) {
+      // the relay's numbering restarted (or this hub just joined): the old numbers mean nothing
+      this.boot = boot
+      for (const topic of this.topics.values()) {
+        if (topic.persisted) continue
+        topic.head = 0
+        topic.ring = []
+        topic.ringFloor = 0
+        for (const client of topic.subscribers) {
+          client.queue = client.queue.filter((e) => e.topic !== topic.name)
+          const sub = client.subs.get(topic.name)
+          if (sub) sub.completeAfter = 0
+        }
+      }
+    }
+    for (const [name, head] of Object.entries(heads)) {
+      const topic = this.topicOrNull(name)
+      if (topic && !topic.persisted) this.skipTo(topic, head)
+    }
+    for (const topic of this.topics.values()) {
+      if (!topic.persisted) continue
+      topic.head = -1
+      topic.ring = []
+      topic.ringFloor = Infinity
+      for (const client of topic.subscribers) {
+        const sub = client.subs.get(topic.name)
+        if (sub) sub.completeAfter = Infinity
+      }
+    }
+    for (const client of [...this.waiting]) this.answerEmpty(client, false)
+  }
+
+  /** A memory topic's events up to `seq` were numbered elsewhere and never came: whoever watches it has a gap. */
+  private skipTo(topic: Topic, seq: number): void {
+    if (seq <= topic.head) return
+    topic.head = seq
+    topic.ring = []
+    topic.ringFloor = seq
+    for (const client of topic.subscribers) {
+      const sub = client.subs.get(topic.name)
+      if (sub) sub.completeAfter = Math.max(sub.completeAfter, seq)
+      // an empty answer brings the tab straight back, and that poll finds the gap
+      this.answerEmpty(client, false)
+    }
+  }
+
+  private topicOrNull(name: string): Topic | null {
+    try {
+      return this.topic(name)
+    } catch {
+      // a topic kind this instance does not know (another version of the console)
+      return null
+    }
+  }
+
+  private deliver(topic: Topic, seq: number, dataJson: string): HubEvent | null {
     if (topic.persisted) {
-      if (seq === undefined) throw new Error(`persisted topic ${name} needs the stored seq`)
       if (seq <= topic.head) return null // already seen (a replay from another instance)
       if (topic.ringFloor === Infinity) topic.ringFloor = seq - 1
-    } else {
-      seq = topic.head + 1
-    }
+    } else if (seq <= topic.head) return null
     topic.head = seq
     topic.lastPublish = Date.now()
-    const event: HubEvent = { topic: name, seq, json: JSON.stringify({ topic: name, seq, data }) }
+    const event: HubEvent = { topic: topic.name, seq, json: `{"topic":${JSON.stringify(topic.name)},"seq":${seq},"data":${dataJson}}` }
     topic.ring.push(event)
     if (topic.ring.length > this.options.ringSize) {
       const dropped = topic.ring.splice(0, topic.ring.length - this.options.ringSize)

@@ -30,5 +30,7 @@ export function prometheusText(hub: Hub): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${Number(snapshot[key]).toString()}`)
   }
   lines.push('# HELP longship_process_resident_bytes Resident memory of the console process', '# TYPE longship_process_resident_bytes gauge', `longship_process_resident_bytes ${process.memoryUsage.rss()}`)
+  // with WORKERS > 1 each scrape reaches one of the processes: this says which
+  lines.push('# HELP longship_process_id Process id of the console process that answered', '# TYPE longship_process_id gauge', `longship_process_id ${process.pid}`)
   return lines.join('\n') + '\n'
 }
