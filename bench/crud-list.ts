@@ -13,13 +13,13 @@
  * BENCH_TOOL=wrk|autocannon picks the load generator (default: wrk when it is
  * installed, `apt-get install wrk`, else autocannon).
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir, cpus, loadavg } from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
-import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import knexFactory, { type Knex } from 'knex'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.ts'
@@ -33,6 +33,9 @@ const SERVERS = 10_000
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10)
 const WARMUP_S = 2
+// BENCH_WORKERS=2: the console as `WORKERS=2 npm start` runs it (one process per core, events through Redis)
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1)
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const TARGET_P99_MS = 30
 const PASSWORD = 'bench password 1'
 
@@ -148,6 +151,32 @@ async function checkPage(app: FastifyInstance, url: string, cookie: string): Pro
   return `${rows} rows shown, ${total} in all, ${Math.round(res.body.length / 1024)} KiB`
 }
 
+/** Starts `node server/main.ts` with WORKERS on a free port and waits until it answers. */
+async function startCluster(dbEnv: Record<string, string>): Promise<{ base: string; stop: () => Promise<void> }> {
+  const probe = createNetServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const port = (probe.address() as AddressInfo).port
+  await new Promise((resolve) => probe.close(resolve))
+  const child = spawn(process.execPath, ['--min-semi-space-size=16', '--import', 'tsx', 'server/main.ts'], {
+    env: { ...process.env, ...dbEnv, HOST: '127.0.0.1', PORT: String(port), WORKERS: String(WORKERS), REDIS_URL, REDIS_PREFIX: `longship-bench-${process.pid}`, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  const base = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM')
+    await exited
+  }
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) break
+    const up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false)
+    if (up) return { base, stop }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await stop()
+  throw new Error('the console did not start')
+}
+
 /** What one load run tells, whichever tool made it. */
 interface Run {
   rps: number
@@ -254,6 +283,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'longship-bench-'))
   const db = await ownDatabase(dataDir)
   const app = await buildApp(loadConfig({ ...process.env, LOG_LEVEL: 'silent', ...db.env }), { logger: false })
+  let stopCluster: (() => Promise<void>) | null = null
   try {
     const dialect = db.env.DATABASE_URL ? 'MariaDB' : 'SQLite'
     // other work on the machine skews every figure: the load average says how much there was
@@ -274,8 +304,18 @@ async function main(): Promise<void> {
     else console.log('the uncached search needs wrk (autocannon cannot give each connection its own path from a worker thread)')
     for (const t of targets) console.log(`${t.paths[0]}: ${await checkPage(app, t.paths[0] as string, cookie)}`)
 
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    let base: string
+    if (WORKERS > 1) {
+      // npm start's command with WORKERS on the same database and DATA_DIR (the session cookie stays valid)
+      await app.close()
+      const cluster = await startCluster(db.env)
+      stopCluster = cluster.stop
+      base = cluster.base
+    } else {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    }
+    console.log(`server: ${WORKERS > 1 ? `${WORKERS} worker processes (WORKERS=${WORKERS}, Redis backplane)` : 'one process'}`)
     console.log(`load generator: ${tool}, one thread, ${CONNECTIONS} connections`)
     const results: Figures[] = []
     // the floor on this machine: a JSON answer with one `select 1`, no page, no
@@ -292,6 +332,7 @@ async function main(): Promise<void> {
     console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
     console.log(missed.length ? `\ntarget missed: p99 must stay under ${TARGET_P99_MS} ms (${missed.map((r) => `${r.url} ${r.p99} ms`).join(', ')})` : `\ntarget met: p99 under ${TARGET_P99_MS} ms`)
   } finally {
+    await stopCluster?.()
     await app.close()
     await db.drop()
     rmSync(dataDir, { recursive: true, force: true })

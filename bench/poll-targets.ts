@@ -313,7 +313,10 @@ function csrfMeta(html: string, what: string): string {
 
 export class LongshipTarget implements Target {
   readonly name = 'longship' as const
-  readonly title = `Longship (one Node ${process.version} process, SQLite)`
+  /** BENCH_WORKERS=2: `WORKERS=2 npm start`, one process per core sharing events through Redis (REDIS_URL, default the local one). */
+  readonly workers = Number(process.env.BENCH_WORKERS ?? 1)
+  readonly title =
+    this.workers > 1 ? `Longship (WORKERS=${this.workers}: ${this.workers} Node ${process.version} worker processes + Redis backplane, SQLite)` : `Longship (one Node ${process.version} process, SQLite)`
   readonly host = '127.0.0.1'
   port = 0
   private child: ChildProcess | null = null
@@ -337,7 +340,16 @@ export class LongshipTarget implements Target {
     if (start[0] !== 'node') throw new Error(`npm start is not a node command: ${start.join(' ')}`)
     const child = spawn(process.execPath, [...extra, ...start.slice(1)], {
       cwd: ROOT,
-      env: { ...process.env, DATA_DIR: this.dataDir, PORT: String(this.port), HOST: this.host, LOG_LEVEL: 'warn', POLL_TIMEOUT_MS: String(holdMs), DATABASE_URL: '' },
+      env: {
+        ...process.env,
+        DATA_DIR: this.dataDir,
+        PORT: String(this.port),
+        HOST: this.host,
+        LOG_LEVEL: 'warn',
+        POLL_TIMEOUT_MS: String(holdMs),
+        DATABASE_URL: '',
+        ...(this.workers > 1 ? { WORKERS: String(this.workers), REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `longship-bench-${process.pid}-${this.port}` } : {}),
+      },
       stdio: ['ignore', 'inherit', 'pipe'],
     })
     track(child)
@@ -407,15 +419,26 @@ export class LongshipTarget implements Target {
     }
   }
 
+  /** Polls held by every worker: each /metrics (a new connection each) reaches one, and says which. */
   async held(): Promise<number> {
-    const res = await send(`${this.base}/metrics`, { headers: { cookie: this.cookie } })
-    const waiting = /^longship_poll_waiting (\d+)$/m.exec(res.body)?.[1]
-    if (res.status !== 200 || waiting === undefined) throw new Error(`/metrics answered ${res.status}: ${res.body.slice(0, 200)}`)
-    return Number(waiting)
+    const byWorker = new Map<string, number>()
+    for (let i = 0; i < 20 * this.workers && byWorker.size < this.workers; i++) {
+      const res = await send(`${this.base}/metrics`, { headers: { cookie: this.cookie } })
+      const waiting = /^longship_poll_waiting (\d+)$/m.exec(res.body)?.[1]
+      const pid = /^longship_process_id (\d+)$/m.exec(res.body)?.[1] ?? 'one'
+      if (res.status !== 200 || waiting === undefined) throw new Error(`/metrics answered ${res.status}: ${res.body.slice(0, 200)}`)
+      byWorker.set(pid, Number(waiting))
+    }
+    if (byWorker.size < this.workers) throw new Error(`/metrics reached ${byWorker.size} of ${this.workers} workers`)
+    let sum = 0
+    for (const n of byWorker.values()) sum += n
+    return sum
   }
 
+  /** The console's processes: with WORKERS, the primary and its workers. */
   pids(): number[] {
-    return this.child?.pid ? [this.child.pid] : []
+    const pid = this.child?.pid
+    return pid ? [pid, ...childrenOf(pid)] : []
   }
 }
 

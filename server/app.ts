@@ -11,7 +11,7 @@ import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import db from './db/plugin.ts'
-import { KnexSessionStore } from './db/session-store.ts'
+import { KnexSessionStore, type SessionChange } from './db/session-store.ts'
 import views from './web/views.ts'
 import securityHeaders from './web/security-headers.ts'
 import errors from './web/errors.ts'
@@ -120,6 +120,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(errors)
   await app.register(audit)
   await app.register(hub, { pollTimeoutMs: config.pollTimeoutMs, redis: config.redis })
+  const relay = app.relay
+  if (relay) {
+    // a sign-in, sign-out or CSRF secret written on one instance must not meet a cached old copy on another
+    store.onChange = (change) => relay.broadcast('session', JSON.stringify(change))
+    relay.handle('session', (payload) => store.forget(JSON.parse(payload) as SessionChange))
+  }
   await app.register(releases, { config })
   const pollEndpoint = createPollEndpoint(app.hub, {
     bodyLimit: config.bodyLimit,

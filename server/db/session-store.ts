@@ -16,7 +16,10 @@ export async function destroyUserSessions(knex: Knex, userId: number, exceptSid?
   const query = knex('sessions').where({ user_id: userId })
   if (exceptSid) query.whereNot({ sid: exceptSid })
   const removed = await query.del()
-  for (const store of liveStores) store.forgetUser(userId, exceptSid)
+  for (const store of liveStores) {
+    store.forgetUser(userId, exceptSid)
+    store.onChange?.({ userId, exceptSid })
+  }
   return removed
 }
 
@@ -27,19 +30,26 @@ interface Cached {
 }
 type GetCallback = (err: unknown, session?: Session | null) => void
 
+/** A session written or ended (`sid`), or all of a user's but one ended. */
+export type SessionChange = { sid: string } | { userId: number; exceptSid?: string | undefined }
+
 /**
  * Sessions live in the database so a restart (or a second instance) logs
  * nobody out. Expired rows are ignored on read and purged periodically.
  *
  * Reads are cached for a few seconds: every tab re-polls after each answer,
- * and a database read per poll would cost more than the poll itself. Sign-out
- * and "end this user's sessions" empty the cache of this process at once; a
- * second instance behind the same database notices within `cacheMs`.
+ * and a database read per poll would cost more than the poll itself. Every
+ * write, sign-out and "end this user's sessions" empties the cache of this
+ * process at once and, through `onChange` (the Redis relay), of the other
+ * instances a moment later; an instance that cannot hear of it (no relay)
+ * notices within `cacheMs`.
  */
 export class KnexSessionStore implements SessionStore {
   private timer: NodeJS.Timeout | undefined
   private readonly cache = new Map<string, Cached>()
   private static readonly MAX_CACHED = 50_000
+  /** Told of every change made here, for the other instances' caches (app.ts wires it to the relay). */
+  onChange: ((change: SessionChange) => void) | null = null
 
   constructor(
     private readonly knex: Knex,
@@ -67,6 +77,12 @@ export class KnexSessionStore implements SessionStore {
 
   forgetUser(userId: number, exceptSid?: string): void {
     for (const [sid, entry] of this.cache) if (entry.userId === userId && sid !== exceptSid) this.cache.delete(sid)
+  }
+
+  /** Another instance changed sessions: drop what this one keeps of them. */
+  forget(change: SessionChange): void {
+    if ('sid' in change) this.cache.delete(change.sid)
+    else this.forgetUser(change.userId, change.exceptSid)
   }
 
   startPurging(everyMs = 15 * 60 * 1000): void {
@@ -101,6 +117,7 @@ export class KnexSessionStore implements SessionStore {
       .merge(['data', 'expires_at', 'user_id'])
       .then(() => {
         this.remember(sid, row.data, userId, row.expires_at)
+        this.onChange?.({ sid })
         callback()
       }, callback)
   }
@@ -132,6 +149,9 @@ export class KnexSessionStore implements SessionStore {
     this.knex('sessions')
       .where({ sid })
       .del()
-      .then(() => callback(), callback)
+      .then(() => {
+        this.onChange?.({ sid })
+        callback()
+      }, callback)
   }
 }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Hub, type HubOptions } from './hub.ts'
 import { registerLiveLists } from './live-lists.ts'
-import { connectRedisRelay } from './redis-relay.ts'
+import { connectRedisRelay, type RedisRelay } from './redis-relay.ts'
 import { onTableChanged, tableChangedElsewhere } from '../db/table-cache.ts'
 import { ConfigError } from '../config.ts'
 
@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The long-poll hub: features publish to topics and register the kinds of topic they own. */
     hub: Hub
+    /** The backplane to the other instances (REDIS_URL), null for a console on its own. */
+    relay: RedisRelay | null
   }
 }
 
@@ -24,13 +26,15 @@ export default fp(
     const hub = new Hub(hubOptions)
     registerLiveLists(hub)
     app.decorate('hub', hub)
+    app.decorate('relay', null)
     if (redis) {
       const relay = await connectRedisRelay(hub, { ...redis, onError: (err, message) => app.log.error({ err }, message) }).catch((err: Error) => {
         throw new ConfigError(`REDIS_URL: cannot use Redis at ${new URL(redis.url).host}: ${err.message}`)
       })
+      app.relay = relay
       // the other instances' caches of a table written here (page-cache.ts, table-cache.ts) go stale at once
-      onTableChanged(app.knex, (table) => relay.tableChanged(table))
-      relay.onTableChanged = (table) => tableChangedElsewhere(app.knex, table)
+      onTableChanged(app.knex, (table) => relay.broadcast('table', table))
+      relay.handle('table', (table) => tableChangedElsewhere(app.knex, table))
       app.addHook('onClose', async () => {
         onTableChanged(app.knex, null)
         await relay.close()

@@ -31,8 +31,8 @@ interface Header {
   boot?: string
   topic?: string
   seq?: number
-  /** A control message: a table written by `from`, for the caches (see table-cache.ts). */
-  table?: string
+  /** A control message for the other instances' caches, from instance `from`; its payload follows the newline. */
+  ctl?: string
   from?: string
 }
 
@@ -52,10 +52,13 @@ return seq
 type ScriptRedis = Redis & { longshipPublish(heads: string, boot: string, channel: string, topic: string, newBoot: string, data: string): Promise<number> }
 
 export interface RedisRelay extends Relay {
-  /** Tells the other instances that this one wrote `table` (their caches of it are stale). */
-  tableChanged(table: string): void
-  /** Called with tables other instances wrote. */
-  onTableChanged: ((table: string) => void) | null
+  /**
+   * Tells the other instances something their caches must hear (a table
+   * written here, a session changed here); `handle(kind, ...)` there gets it.
+   */
+  broadcast(kind: string, payload: string): void
+  /** What to do with a `kind` of control message from another instance. */
+  handle(kind: string, handler: (payload: string) => void): void
   close(): Promise<void>
 }
 
@@ -81,6 +84,7 @@ export async function connectRedisRelay(hub: Hub, opts: RedisRelayOptions): Prom
 
   /** Messages that arrive while the boot and heads are read wait here, then follow them. */
   let held: string[] | null = []
+  const handlers = new Map<string, (payload: string) => void>()
   const relay: RedisRelay = {
     send(topic, data, seq) {
       const json = JSON.stringify(data) ?? 'null'
@@ -90,10 +94,12 @@ export async function connectRedisRelay(hub: Hub, opts: RedisRelayOptions): Prom
           : pub.publish(keys.channel, JSON.stringify({ topic, seq }) + '\n' + json)
       sent.catch(logged(`an event of ${topic} did not reach Redis`))
     },
-    tableChanged(table) {
-      pub.publish(keys.channel, JSON.stringify({ table, from: self }) + '\n').catch(logged('a cache invalidation did not reach Redis'))
+    broadcast(kind, payload) {
+      pub.publish(keys.channel, JSON.stringify({ ctl: kind, from: self }) + '\n' + payload).catch(logged(`a ${kind} message did not reach Redis`))
     },
-    onTableChanged: null,
+    handle(kind, handler) {
+      handlers.set(kind, handler)
+    },
     async close() {
       closing = true
       await Promise.allSettled([sub.quit(), pub.quit()])
@@ -111,8 +117,8 @@ export async function connectRedisRelay(hub: Hub, opts: RedisRelayOptions): Prom
     } catch {
       return // not ours: another program on the channel
     }
-    if (header.table !== undefined) {
-      if (header.from !== self) relay.onTableChanged?.(header.table)
+    if (header.ctl !== undefined) {
+      if (header.from !== self) handlers.get(header.ctl)?.(message.slice(newline + 1))
       return
     }
     if (typeof header.topic !== 'string' || typeof header.seq !== 'number') return

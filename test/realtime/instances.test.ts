@@ -30,6 +30,8 @@ async function twoInstances(t: TestContext, prefix: string) {
     await client.get('/login')
     const res = await client.form('/login', { username: 'admin', password: TEST_PASSWORD })
     assert.equal(res.statusCode, 302)
+    // the signed-in session's CSRF token, as the next page shows it
+    await client.get('/servers')
     return client
   }
   return { a, b, onA: await signIn(a), onB: await signIn(b) }
@@ -151,4 +153,21 @@ test('WORKERS=2 runs two processes on one port that share every event through Re
 
   child.kill('SIGTERM')
   assert.equal(await exited, 0, output)
+})
+
+test('two instances: signing out on one ends the session on the other at once, not after its session cache expires', async (t) => {
+  const r = await redisPrefix(t)
+  if (!r) return
+  const { onA, b } = await twoInstances(t, r.prefix)
+  // the same browser's cookie, presented to the other instance, which caches the session
+  const cookie = [...onA.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+  assert.equal((await b.inject({ method: 'GET', url: '/servers', headers: { cookie } })).statusCode, 200)
+  assert.equal((await onA.form('/logout')).statusCode, 302)
+  const deadline = Date.now() + 1_000 // the cache keeps a session 5 s
+  let status = 200
+  while (Date.now() < deadline && status === 200) {
+    status = (await b.inject({ method: 'GET', url: '/servers', headers: { cookie } })).statusCode
+    if (status === 200) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  assert.equal(status, 302)
 })
