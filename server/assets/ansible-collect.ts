@@ -85,7 +85,7 @@ function failureOf(json: string): string {
 export function createAnsibleCollector(opts: Options) {
   const servers = createServersRepository(opts.knex)
   const locate = opts.ansiblePath ?? (() => findAnsible())
-  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: FIRST_RUN_ID, what: 'an Ansible collection run', onError: opts.onError })
+  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: FIRST_RUN_ID, what: 'an Ansible collection run', onError: opts.onError, runIds: opts.runIds })
   const { publish } = book
   const children = new Set<ChildProcess>()
   let stopping = false

@@ -15,6 +15,8 @@ export interface CollectorOptions {
   connectTimeoutMs: number
   config: AssetConfig
   onError?: (err: unknown, message: string) => void
+  /** With several instances (the Redis relay): run numbers from one shared counter, so two instances' runs never share one. */
+  runIds?: (() => Promise<number>) | undefined
 }
 
 export type HostStatus = 'queued' | 'running' | 'created' | 'updated' | 'unchanged' | 'refused' | 'failed'
@@ -62,6 +64,7 @@ export interface RunBookOptions {
   /** "an asset collection run", "an Ansible collection run": for the error log. */
   what: string
   onError?: (err: unknown, message: string) => void
+  runIds?: (() => Promise<number>) | undefined
 }
 
 /**
@@ -89,7 +92,7 @@ export function createRunBook(opts: RunBookOptions) {
       const all = ids ?? ((await opts.knex('servers').select('id')) as Array<{ id: number }>).map((r) => Number(r.id))
       const list = await servers.forSsh(all)
       const run: CollectRun = {
-        id: nextId++,
+        id: opts.runIds ? await opts.runIds() : nextId++,
         startedBy,
         startedAt: new Date(),
         finishedAt: null,

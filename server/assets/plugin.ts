@@ -22,6 +22,7 @@ export default fp(
   async (app, opts: { config: Config }) => {
     const assetConfig = opts.config.assets
     const service = createAssetsService(app.knex, app.hub)
+    const relay = app.relay
     const collectorOptions: CollectorOptions = {
       knex: app.knex,
       hub: app.hub,
@@ -30,6 +31,8 @@ export default fp(
       connectTimeoutMs: opts.config.connectTimeoutMs,
       config: assetConfig,
       onError: (err, message) => app.log.error({ err }, message),
+      // runs of every instance show on the same live page: their numbers must not meet
+      runIds: relay ? () => relay.counter('collect-runs') : undefined,
     }
     const ssh = createSshCollector(collectorOptions)
     const ansible = createAnsibleCollector(collectorOptions)

@@ -20,7 +20,7 @@ type Options = CollectorOptions
  */
 export function createSshCollector(opts: Options) {
   const servers = createServersRepository(opts.knex)
-  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: 1, what: 'an asset collection run', onError: opts.onError })
+  const book = createRunBook({ knex: opts.knex, hub: opts.hub, firstId: 1, what: 'an asset collection run', onError: opts.onError, runIds: opts.runIds })
   const { publish } = book
   const open = new Set<SshConnection>()
   let stopping = false

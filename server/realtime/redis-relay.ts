@@ -59,6 +59,8 @@ export interface RedisRelay extends Relay {
   broadcast(kind: string, payload: string): void
   /** What to do with a `kind` of control message from another instance. */
   handle(kind: string, handler: (payload: string) => void): void
+  /** The next number of a counter every instance shares (1, 2, ...). */
+  counter(name: string): Promise<number>
   close(): Promise<void>
 }
 
@@ -99,6 +101,9 @@ export async function connectRedisRelay(hub: Hub, opts: RedisRelayOptions): Prom
     },
     handle(kind, handler) {
       handlers.set(kind, handler)
+    },
+    counter(name) {
+      return pub.incr(`${opts.prefix}:counter:${name}`)
     },
     async close() {
       closing = true

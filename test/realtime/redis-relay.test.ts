@@ -10,6 +10,10 @@ const tick = (ms = 60) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A hub (memory topic `list`, persisted topic `log:*`) joined to the backplane under `prefix`. */
 async function instance(t: TestContext, prefix: string): Promise<Hub> {
+  return (await joined(t, prefix)).hub
+}
+
+async function joined(t: TestContext, prefix: string) {
   const hub = new Hub({ pollTimeoutMs: 5_000, batchMs: 5 })
   hub.registerKind({ name: 'list', authorize: () => true })
   hub.registerKind({ name: 'log', authorize: () => true, backfill: async () => [], head: async () => 0 })
@@ -20,7 +24,7 @@ async function instance(t: TestContext, prefix: string): Promise<Hub> {
     await relay.close()
     assert.deepEqual(errors, [])
   })
-  return hub
+  return { hub, relay }
 }
 
 const seqs = (answer: PollAnswer) => answer.events.map((e) => [e.topic, e.seq, JSON.parse(e.json).data])
@@ -114,4 +118,20 @@ test('an unreachable Redis fails the start with its reason', async (t) => {
   const hub = new Hub()
   t.after(() => hub.stop())
   await assert.rejects(connectRedisRelay(hub, { url: 'redis://127.0.0.1:1', prefix: 'x', onError: () => undefined }), /ECONNREFUSED/)
+})
+
+test('instances share counters (collection run numbers) and hear the control messages of the others, not their own', async (t) => {
+  const r = await redisPrefix(t)
+  if (!r) return
+  const a = await joined(t, r.prefix)
+  const b = await joined(t, r.prefix)
+  assert.deepEqual([await a.relay.counter('collect-runs'), await b.relay.counter('collect-runs'), await a.relay.counter('collect-runs')], [1, 2, 3])
+  const heardA: string[] = []
+  const heardB: string[] = []
+  a.relay.handle('table', (table) => heardA.push(table))
+  b.relay.handle('table', (table) => heardB.push(table))
+  a.relay.broadcast('table', 'servers')
+  await tick()
+  assert.deepEqual(heardA, [])
+  assert.deepEqual(heardB, ['servers'])
 })
