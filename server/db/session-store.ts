@@ -47,6 +47,8 @@ export type SessionChange = { sid: string } | { userId: number; exceptSid?: stri
 export class KnexSessionStore implements SessionStore {
   private timer: NodeJS.Timeout | undefined
   private readonly cache = new Map<string, Cached>()
+  /** Reads under way by sid: a page's requests (a page, its poll, its scripts) that miss together share one read. */
+  private readonly reading = new Map<string, GetCallback[]>()
   private static readonly MAX_CACHED = 50_000
   /** Told of every change made here, for the other instances' caches (app.ts wires it to the relay). */
   onChange: ((change: SessionChange) => void) | null = null
@@ -111,6 +113,8 @@ export class KnexSessionStore implements SessionStore {
     const userId = (session as { userId?: number }).userId ?? null
     const row = { sid, data: JSON.stringify(session), expires_at: this.expiresAt(session), user_id: userId }
     this.cache.delete(sid)
+    // a read already under way may return the old copy to those who asked before; nobody joins it now
+    this.reading.delete(sid)
     this.knex('sessions')
       .insert(row)
       .onConflict('sid')
@@ -129,23 +133,43 @@ export class KnexSessionStore implements SessionStore {
       callback(null, JSON.parse(cached.json) as Session)
       return
     }
+    const joined = this.reading.get(sid)
+    if (joined) {
+      joined.push(callback)
+      return
+    }
+    const waiting = [callback]
+    this.reading.set(sid, waiting)
+    const answer = (err: unknown, json: string | null) => {
+      if (this.reading.get(sid) === waiting) this.reading.delete(sid)
+      for (const cb of waiting) {
+        // parsed afresh for each: the session plugin changes the object it gets
+        if (err) cb(err)
+        else cb(null, json === null ? null : (JSON.parse(json) as Session))
+      }
+    }
     this.knex('sessions')
       .where({ sid })
       .andWhere('expires_at', '>', new Date())
       .first('data', 'user_id', 'expires_at')
-      .then((row: { data: string; user_id: number | null; expires_at: unknown } | undefined) => {
-        if (!row) {
-          this.cache.delete(sid)
-          return callback(null, null)
-        }
-        const expires = toDate(row.expires_at) ?? new Date()
-        this.remember(sid, row.data, row.user_id === null ? null : Number(row.user_id), expires)
-        callback(null, JSON.parse(row.data) as Session)
-      }, callback)
+      .then(
+        (row: { data: string; user_id: number | null; expires_at: unknown } | undefined) => {
+          if (!row) {
+            this.cache.delete(sid)
+            answer(null, null)
+            return
+          }
+          // a write since the read began (set or destroy) is newer: keep that, not this
+          if (this.reading.get(sid) === waiting) this.remember(sid, row.data, row.user_id === null ? null : Number(row.user_id), toDate(row.expires_at) ?? new Date())
+          answer(null, row.data)
+        },
+        (err: unknown) => answer(err, null),
+      )
   }
 
   destroy(sid: string, callback: Callback): void {
     this.cache.delete(sid)
+    this.reading.delete(sid)
     this.knex('sessions')
       .where({ sid })
       .del()

@@ -16,6 +16,8 @@ interface Entry {
  */
 interface TableState {
   entries: Map<string, Entry>
+  /** Reads under way: callers who miss the same key at once share one read. */
+  loading: Map<string, Promise<unknown>>
   /** Counts the writes made here, so a cache elsewhere can tell its copy is stale. */
   version: number
 }
@@ -27,7 +29,7 @@ function tableState(knex: Knex, table: string): TableState {
   let tables = stores.get(key)
   if (!tables) stores.set(key, (tables = new Map()))
   let state = tables.get(table)
-  if (!state) tables.set(table, (state = { entries: new Map(), version: 0 }))
+  if (!state) tables.set(table, (state = { entries: new Map(), loading: new Map(), version: 0 }))
   return state
 }
 
@@ -35,13 +37,23 @@ export const TABLE_CACHE_TTL_MS = 2000
 const MAX_ENTRIES_PER_TABLE = 1000
 
 export async function cachedRead<T>(knex: Knex, table: string, key: string, load: () => Promise<T>, ttlMs = TABLE_CACHE_TTL_MS): Promise<T> {
-  const { entries } = tableState(knex, table)
+  const state = tableState(knex, table)
+  const { entries, loading } = state
   const now = Date.now()
   const hit = entries.get(key)
   if (hit && hit.expires > now) return hit.value as T
-  const value = await load()
-  if (entries.size >= MAX_ENTRIES_PER_TABLE) entries.clear()
-  entries.set(key, { value, expires: now + ttlMs })
+  const version = state.version
+  const flight = `${version}|${key}`
+  const shared = loading.get(flight)
+  if (shared) return shared as Promise<T>
+  const read = load().finally(() => loading.delete(flight))
+  loading.set(flight, read)
+  const value = await read
+  // a write during the read made it stale: the next caller reads again
+  if (state.version === version) {
+    if (entries.size >= MAX_ENTRIES_PER_TABLE) entries.clear()
+    entries.set(key, { value, expires: now + ttlMs })
+  }
   return value
 }
 

@@ -22,6 +22,8 @@ interface PageEntry {
  * who asks beyond what the key says (e.g. the role).
  */
 const caches = new WeakMap<object, Map<string, PageEntry>>()
+/** Renders under way, by key and stamp: see `cachedPage`. */
+const rendering = new WeakMap<object, Map<string, Promise<string>>>()
 
 /** 40 list fragments of ~35 KB each stay around 1.5 MB. */
 export const MAX_PAGES = 40
@@ -46,9 +48,27 @@ export async function cachedPage(knex: Knex, tables: readonly string[], key: str
     cache.set(key, hit)
     return hit.html
   }
-  const html = await render()
-  cache.delete(key)
-  if (cache.size >= MAX_PAGES) cache.delete(cache.keys().next().value as string)
-  cache.set(key, { html, stamp, expires: now + TABLE_CACHE_TTL_MS })
-  return html
+  // when a fragment expires under load, every connection asks for it at once:
+  // they share one render instead of each running the same query (50 renders
+  // in a row were a 65 ms stall on SQLite and 250 ms on MariaDB every 2 s)
+  let pending = rendering.get(knex.client.config as object)
+  if (!pending) rendering.set(knex.client.config as object, (pending = new Map()))
+  const flight = `${stamp}|${key}`
+  const shared = pending.get(flight)
+  if (shared) return shared
+  const rendered = render().then(
+    (html) => {
+      pending.delete(flight)
+      cache.delete(key)
+      if (cache.size >= MAX_PAGES) cache.delete(cache.keys().next().value as string)
+      cache.set(key, { html, stamp, expires: Date.now() + TABLE_CACHE_TTL_MS })
+      return html
+    },
+    (err: unknown) => {
+      pending.delete(flight)
+      throw err
+    },
+  )
+  pending.set(flight, rendered)
+  return rendered
 }

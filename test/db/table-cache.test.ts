@@ -36,3 +36,19 @@ test('caches of two databases and two tables never mix', async (t) => {
   tableChanged(a, 'users')
   assert.equal(await cachedRead(a, 'servers', 'total', async () => 'reloaded'), 'a')
 })
+
+test('reads that miss together share one load; a write during the load keeps its result out of the cache', async (t) => {
+  const knex = memoryKnex(t)
+  let loads = 0
+  const load = async () => {
+    loads++
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    return loads
+  }
+  assert.deepEqual(await Promise.all([cachedRead(knex, 'users', 'id:1', load), cachedRead(knex, 'users', 'id:1', load)]), [1, 1])
+  assert.equal(loads, 1)
+  const during = cachedRead(knex, 'servers', 'total', load)
+  tableChanged(knex, 'servers')
+  assert.equal(await during, 2)
+  assert.equal(await cachedRead(knex, 'servers', 'total', load), 3)
+})

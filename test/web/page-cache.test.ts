@@ -73,3 +73,22 @@ test('at most MAX_PAGES fragments are kept, the least recently used goes first',
   assert.equal(await cachedPage(knex, ['servers'], 'page 1', async () => 'evicted'), 'evicted')
   assert.equal(await cachedPage(knex, ['servers'], 'page 2', async () => 'evicted'), 'evicted')
 })
+
+test('requests that miss together share one render; one that comes after a write does not join it', async (t) => {
+  const knex = memoryKnex(t)
+  let renders = 0
+  let release: () => void = () => undefined
+  const slow = () =>
+    new Promise<string>((resolve) => {
+      renders++
+      const n = renders
+      release = () => resolve(`render ${n}`)
+    })
+  const first = cachedPage(knex, ['servers'], 'k', slow)
+  const second = cachedPage(knex, ['servers'], 'k', slow)
+  assert.equal(renders, 1)
+  tableChanged(knex, 'servers')
+  const third = cachedPage(knex, ['servers'], 'k', async () => 'after the write')
+  release()
+  assert.deepEqual(await Promise.all([first, second, third]), ['render 1', 'render 1', 'after the write'])
+})
