@@ -213,6 +213,8 @@ export class Hub {
   /** After stop() (the console is closing) polls are answered at once instead of waiting. */
   private stopped = false
   private relay: Relay | null = null
+  /** The relay's newest seq per memory topic, for topics whose kind registers after the hub joined. */
+  private readonly relayHeads = new Map<string, number>()
 
   constructor(options: Partial<HubOptions> = {}) {
     const pollTimeoutMs = options.pollTimeoutMs ?? DEFAULT_HUB_OPTIONS.pollTimeoutMs
@@ -252,13 +254,15 @@ export class Hub {
       const kind = this.kindOf(name)
       if (!kind) throw new HubError(400, `there is no topic ${name}`)
       const persisted = typeof kind.backfill === 'function'
+      // with a relay, a memory topic continues the numbering every instance shares
+      const start = persisted ? 0 : (this.relayHeads.get(name) ?? 0)
       topic = {
         name,
         kind,
         persisted,
-        head: persisted ? -1 : 0,
+        head: persisted ? -1 : start,
         ring: [],
-        ringFloor: persisted ? Infinity : 0,
+        ringFloor: persisted ? Infinity : start,
         subscribers: new Set(),
         lastPublish: Date.now(),
       }
@@ -319,6 +323,7 @@ export class Hub {
     if (boot !== this.boot) {
       // the relay's numbering restarted (or this hub just joined): the old numbers mean nothing
       this.boot = boot
+      this.relayHeads.clear()
       for (const topic of this.topics.values()) {
         if (topic.persisted) continue
         topic.head = 0
@@ -332,7 +337,9 @@ export class Hub {
       }
     }
     for (const [name, head] of Object.entries(heads)) {
-      const topic = this.topicOrNull(name)
+      this.relayHeads.set(name, head)
+      // only topics that exist now; the others start from relayHeads when first used
+      const topic = this.topics.get(name)
       if (topic && !topic.persisted) this.skipTo(topic, head)
     }
     for (const topic of this.topics.values()) {
