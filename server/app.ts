@@ -8,6 +8,7 @@ import rateLimit from '@fastify/rate-limit'
 import staticFiles from '@fastify/static'
 import path from 'node:path'
 import http from 'node:http'
+import { Redis } from 'ioredis'
 import { fileURLToPath } from 'node:url'
 import type { Config } from './config.ts'
 import db from './db/plugin.ts'
@@ -105,7 +106,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     cookie: { httpOnly: true, sameSite: 'lax', secure: config.cookieSecure, maxAge: config.sessionMaxAgeMs, path: '/' },
   })
   await app.register(csrfProtection, { sessionPlugin: '@fastify/session', getToken: csrfTokenOf })
-  await app.register(rateLimit, { global: false })
+  // with several instances the login limit counts every instance's failures, in Redis;
+  // when Redis does not answer, sign-in goes on without the limit rather than fail
+  const limits = config.redis ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 }) : null
+  if (limits) {
+    limits.on('error', (err: Error) => app.log.warn({ err }, 'Redis (login limit) failed'))
+    app.addHook('onClose', async () => {
+      await limits.quit().catch(() => limits.disconnect())
+    })
+  }
+  await app.register(rateLimit, { global: false, ...(limits && config.redis ? { redis: limits, nameSpace: `${config.redis.prefix}:rate:`, skipOnError: true } : {}) })
   // static files are public: the login and setup pages need their CSS and script before anyone signs in
   await app.register(async (scope) => {
     scope.addHook('onRoute', (route) => {

@@ -17,15 +17,12 @@ const authRoutes: FastifyPluginAsync<{ loginMaxFailures: number }> = async (app,
   const users = createUsersRepository(app.knex)
   // failures only: a person who types the password right is never slowed down
   const countFailure = app.createRateLimit({ max: opts.loginMaxFailures, timeWindow: 60_000, keyGenerator: (r) => `login:${r.ip}` })
-  const blockedUntil = new Map<string, number>()
 
-  function blockedFor(request: FastifyRequest): number {
-    const until = blockedUntil.get(request.ip) ?? 0
-    if (until <= Date.now()) {
-      blockedUntil.delete(request.ip)
-      return 0
-    }
-    return Math.ceil((until - Date.now()) / 1000)
+  /** Seconds this address must still wait, read from the limit's store (with REDIS_URL, shared by every instance). */
+  async function blockedFor(request: FastifyRequest): Promise<number> {
+    const limit = await countFailure(request, { increment: false })
+    // isAllowed is true only for an allow-listed address, which this limit has none of
+    return !limit.isAllowed && limit.remaining === 0 ? Math.max(1, Math.ceil(limit.ttl / 1000)) : 0
   }
 
   app.get('/setup', async (_request, reply) => reply.render('auth/setup', { values: { role: 'admin' }, errors: {} }))
@@ -57,7 +54,7 @@ const authRoutes: FastifyPluginAsync<{ loginMaxFailures: number }> = async (app,
   app.post('/login', { config: { access: 'public' } }, async (request, reply) => {
     const body = bodyOf(request)
     const next = safeNext(body.next)
-    const wait = blockedFor(request)
+    const wait = await blockedFor(request)
     if (wait > 0) {
       await request.audit('login.blocked', { type: 'user' }, `rate-limited, ${wait}s left`)
       reply.header('retry-after', String(wait))
@@ -68,8 +65,7 @@ const authRoutes: FastifyPluginAsync<{ loginMaxFailures: number }> = async (app,
     const user = username ? await users.findByUsernameWithHash(username) : null
     const good = user ? await verifyPassword(password, user.password_hash) : (await verifyPassword(password, await DUMMY_HASH), false)
     if (!user || !good) {
-      const limit = await countFailure(request)
-      if (!limit.isAllowed && (limit.isExceeded || limit.remaining === 0)) blockedUntil.set(request.ip, Date.now() + limit.ttl)
+      await countFailure(request)
       await request.audit('login.failed', { type: 'user' }, `username ${JSON.stringify(username)}`)
       return reply.code(401).render('auth/login', { values: { username }, next, error: 'Wrong username or password.' })
     }

@@ -171,3 +171,19 @@ test('two instances: signing out on one ends the session on the other at once, n
   }
   assert.equal(status, 302)
 })
+
+test('two instances: failed sign-ins count against one limit, whichever instance they reach', async (t) => {
+  const r = await redisPrefix(t)
+  if (!r) return
+  const { a, b } = await twoInstances(t, r.prefix)
+  const onA = new Client(a)
+  const onB = new Client(b)
+  await onA.get('/login')
+  await onB.get('/login')
+  for (let i = 0; i < 5; i++) {
+    const client = i % 2 ? onB : onA
+    assert.equal((await client.form('/login', { username: 'admin', password: 'wrong password' })).statusCode, 401)
+  }
+  assert.equal((await onB.form('/login', { username: 'admin', password: TEST_PASSWORD })).statusCode, 429)
+  assert.equal((await onA.form('/login', { username: 'admin', password: TEST_PASSWORD })).statusCode, 429)
+})
