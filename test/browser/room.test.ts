@@ -91,6 +91,8 @@ test('a reload of the same tab keeps its place: nothing is lost or shown twice',
   assert.ok(client)
   await page.reload()
   await say(page, 'two')
+  // the message comes through the poll, not the post's answer: wait for it, then look for loss or a repeat
+  await page.locator('#room-messages li', { hasText: 'two' }).waitFor()
   assert.deepEqual(await shown(page), ['one', 'two'])
   // the same tab keeps its poll client (and so its queue on the console) across the reload
   assert.equal(await page.evaluate(tabClient), client)
