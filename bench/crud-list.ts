@@ -25,6 +25,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.ts'
 import { loadConfig } from '../server/config.ts'
 import { tagsToColumn } from '../server/servers/repository.ts'
+import { dropRedisPrefix } from './poll-targets.ts'
 import { createUsersRepository } from '../server/users/repository.ts'
 import { hashPassword } from '../server/users/password.ts'
 
@@ -166,6 +167,7 @@ async function startCluster(dbEnv: Record<string, string>): Promise<{ base: stri
   const stop = async () => {
     if (child.exitCode === null) child.kill('SIGTERM')
     await exited
+    await dropRedisPrefix(REDIS_URL, `longship-bench-${process.pid}`)
   }
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) break

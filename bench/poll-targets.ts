@@ -95,6 +95,18 @@ async function stopProcess(child: ChildProcess, signal: NodeJS.Signals, graceMs:
   }
 }
 
+/** Deletes the keys a console run with WORKERS left in Redis under its prefix (boot, counters). */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
+  try {
+    const keys = await redis.keys(`${prefix}:*`)
+    if (keys.length) await redis.del(...keys)
+  } finally {
+    redis.disconnect()
+  }
+}
+
 /** The direct children of a process (nginx's workers). */
 function childrenOf(pid: number): number[] {
   try {
@@ -348,7 +360,7 @@ export class LongshipTarget implements Target {
         LOG_LEVEL: 'warn',
         POLL_TIMEOUT_MS: String(holdMs),
         DATABASE_URL: '',
-        ...(this.workers > 1 ? { WORKERS: String(this.workers), REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: `longship-bench-${process.pid}-${this.port}` } : {}),
+        ...(this.workers > 1 ? { WORKERS: String(this.workers), REDIS_URL: this.redisUrl, REDIS_PREFIX: this.redisPrefix() } : {}),
       },
       stdio: ['ignore', 'inherit', 'pipe'],
     })
@@ -399,8 +411,14 @@ export class LongshipTarget implements Target {
     if (!/longship\.sid=/.test(this.cookie)) throw new Error('no session cookie after /setup')
   }
 
+  private readonly redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  private redisPrefix(): string {
+    return `longship-bench-${process.pid}-${this.port}`
+  }
+
   async stop(): Promise<void> {
     if (this.child) await stopProcess(this.child, 'SIGTERM', 10_000)
+    if (this.child && this.workers > 1) await dropRedisPrefix(this.redisUrl, this.redisPrefix())
     this.child = null
     if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true })
     this.dataDir = ''
