@@ -16,17 +16,22 @@ async function serve(config: Config, worker: number | null): Promise<void> {
   // the primary migrated already: workers starting together must not race at it
   const app = await buildApp(config, { migrate: worker === null })
   let closing = false
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (closing) process.exit(1)
-      closing = true
-      app.log.info({ signal }, 'closing')
-      app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      )
-    })
+  const close = (why: string) => {
+    if (closing) {
+      // Ctrl-C reaches a worker twice (from the terminal and from the primary): the primary decides
+      if (worker === null) process.exit(1)
+      return
+    }
+    closing = true
+    app.log.info({ why }, 'closing')
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
   }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => close(signal))
+  // a worker whose primary is gone (killed outright) must not live on as an orphan holding the port
+  if (worker !== null) process.on('disconnect', () => close('the primary process is gone'))
   try {
     await app.listen({ port: config.port, host: config.host })
   } catch (err) {
