@@ -44,7 +44,7 @@ test('two instances: a room message posted on one reaches a tab polling the othe
   const admin = await createUsersRepository(b.knex).findByUsernameWithHash('admin')
   assert.ok(admin)
   const tab = b.hub.poll(admin, { client: 'tab-on-b', boot: b.hub.boot, topics: { room: null } })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  while (b.hub.snapshot().waiting < 1) await new Promise((resolve) => setTimeout(resolve, 10))
   await onA.get('/room')
   assert.equal((await onA.form('/room', { body: 'hello from a' })).statusCode, 302)
   const answer = await tab.answer
@@ -138,7 +138,13 @@ test('WORKERS=2 runs two processes on one port that share every event through Re
 
   // four tabs, each on a connection of its own, so both workers hold some of them
   const tabs = [1, 2, 3, 4].map((n) => request(port, 'POST', '/poll', token, { client: `cluster-tab-${n}`, boot: null, topics: { room: null } }))
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // every tab held before the message goes out (each /metrics reaches one worker and says which)
+  const held = new Map<number, number>()
+  while ([...held.values()].reduce((a, b) => a + b, 0) < 4 && Date.now() < deadline) {
+    const res = await request(port, 'GET', '/metrics', token)
+    held.set(Number(/^longship_process_id (\d+)$/m.exec(res.text)?.[1]), Number(/^longship_poll_waiting (\d+)$/m.exec(res.text)?.[1]))
+  }
+  assert.equal([...held.values()].reduce((a, b) => a + b, 0), 4, 'four tabs held')
   const posted = await request(port, 'POST', '/api/room/messages', token, { body: 'to every worker' })
   assert.equal(posted.status, 201)
   for (const tab of tabs) {
