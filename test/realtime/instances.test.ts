@@ -2,7 +2,6 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import http from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildApp } from '../../server/app.ts'
@@ -12,6 +11,7 @@ import { createUsersRepository } from '../../server/users/repository.ts'
 import { hashPassword } from '../../server/users/password.ts'
 import { Client, TEST_PASSWORD, createTestDatabase } from '../helper.ts'
 import { TEST_REDIS_URL, redisPrefix } from '../support/redis.ts'
+import { freePort } from '../support/sshd.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -70,14 +70,6 @@ test('two instances: a list one instance keeps in its page cache shows a write m
   }
   assert.match(body, /web-01\.example\.com/)
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** One request on a connection of its own: node:cluster hands each new connection to the next worker. */
 function request(port: number, method: string, url: string, token: string, body?: unknown): Promise<{ status: number; text: string; json: Record<string, unknown> }> {
