@@ -95,8 +95,8 @@ export interface PollAnswer {
  * the same events under the same numbers in the same order.
  */
 export interface Relay {
-  /** Memory topics pass seq null: the relay numbers them, one counter per topic for all instances. */
-  send(topic: string, data: unknown, seq: number | null): void
+  /** `dataJson`: the data, serialized once. Memory topics pass seq null: the relay numbers them, one counter per topic for all instances. */
+  send(topic: string, dataJson: string, seq: number | null): void
 }
 
 export class HubError extends Error {
@@ -286,12 +286,13 @@ export class Hub {
   publish(name: string, data: unknown, seq?: number): HubEvent | null {
     const topic = this.topic(name)
     if (topic.persisted && seq === undefined) throw new Error(`persisted topic ${name} needs the stored seq`)
+    // JSON.stringify(undefined) is undefined: the event then carries null data
+    const dataJson = JSON.stringify(data) ?? 'null'
     if (this.relay) {
-      this.relay.send(name, data, topic.persisted ? (seq as number) : null)
+      this.relay.send(name, dataJson, topic.persisted ? (seq as number) : null)
       return null
     }
-    // JSON.stringify(undefined) is undefined: the event then carries no data, as before
-    return this.deliver(topic, topic.persisted ? (seq as number) : topic.head + 1, JSON.stringify(data) ?? 'null')
+    return this.deliver(topic, topic.persisted ? (seq as number) : topic.head + 1, dataJson)
   }
 
   /** Uses a relay from now on: its boot, and the newest seq of each memory topic it has numbered. */

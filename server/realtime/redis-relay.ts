@@ -88,12 +88,11 @@ export async function connectRedisRelay(hub: Hub, opts: RedisRelayOptions): Prom
   let held: string[] | null = []
   const handlers = new Map<string, (payload: string) => void>()
   const relay: RedisRelay = {
-    send(topic, data, seq) {
-      const json = JSON.stringify(data) ?? 'null'
+    send(topic, dataJson, seq) {
       const sent =
         seq === null
-          ? pub.longshipPublish(keys.heads, keys.boot, keys.channel, topic, randomBytes(6).toString('base64url'), json)
-          : pub.publish(keys.channel, JSON.stringify({ topic, seq }) + '\n' + json)
+          ? pub.longshipPublish(keys.heads, keys.boot, keys.channel, topic, randomBytes(6).toString('base64url'), dataJson)
+          : pub.publish(keys.channel, JSON.stringify({ topic, seq }) + '\n' + dataJson)
       sent.catch(logged(`an event of ${topic} did not reach Redis`))
     },
     broadcast(kind, payload) {
