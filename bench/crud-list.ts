@@ -38,6 +38,8 @@ const WARMUP_S = 2
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1)
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const TARGET_P99_MS = 30
+// BENCH_TARGETS=uncached (say) measures only some of first,search,uncached,healthz
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'first,search,uncached,healthz').split(',').map((t) => t.trim()))
 const PASSWORD = 'bench password 1'
 
 // autocannon ships no types; this is the part of its API used here
@@ -288,13 +290,12 @@ async function main(): Promise<void> {
     const tool = await pickTool()
     // the same page again is what a team watching one list asks; the page
     // cache (server/web/page-cache.ts) answers it without SQL or rendering
-    const targets: Array<{ name: string; paths: Paths }> = [
-      { name: 'first page', paths: ['/servers'] },
-      { name: 'search', paths: ['/servers?q=web-12'] },
-    ]
+    const targets: Array<{ name: string; paths: Paths }> = []
+    if (TARGETS.has('first')) targets.push({ name: 'first page', paths: ['/servers'] })
+    if (TARGETS.has('search')) targets.push({ name: 'search', paths: ['/servers?q=web-12'] })
     // a new term every request misses the page cache: the query and the render every time
-    if (tool === 'wrk') targets.push({ name: 'search, a new term each request (no cache hit)', paths: searchTerms() })
-    else console.log('the uncached search needs wrk (autocannon cannot give each connection its own path from a worker thread)')
+    if (TARGETS.has('uncached') && tool === 'wrk') targets.push({ name: 'search, a new term each request (no cache hit)', paths: searchTerms() })
+    else if (TARGETS.has('uncached')) console.log('the uncached search needs wrk (autocannon cannot give each connection its own path from a worker thread)')
     for (const t of targets) console.log(`${t.paths[0]}: ${await checkPage(app, t.paths[0] as string, cookie)}`)
 
     let base: string
@@ -313,7 +314,7 @@ async function main(): Promise<void> {
     const results: Figures[] = []
     // the floor on this machine: a JSON answer with one `select 1`, no page, no
     // list; no page can beat it, so it tells how far the target is reachable
-    const reference = [{ name: 'reference, no list', paths: ['/healthz'] }]
+    const reference = TARGETS.has('healthz') ? [{ name: 'reference, no list', paths: ['/healthz'] }] : []
     for (const t of [...targets, ...reference]) {
       const f = await measure(tool, dataDir, base, t.name, t.paths, cookie)
       results.push(f)

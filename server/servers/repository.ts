@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { insertedId, toDate } from '../db/connection.ts'
+import { insertedId, isSqlite, toDate } from '../db/connection.ts'
 import { tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
@@ -91,15 +91,31 @@ function toRow(input: Partial<ServerInput>): Record<string, unknown> {
   return row
 }
 
+const SEARCHED = ['servers.hostname', 'servers.address', 'servers.tags']
+
+/**
+ * Servers whose hostname, address or tags contain q. On SQLite a query of
+ * three characters or more goes through the trigram index (migration
+ * 20261124000020) as one quoted phrase, so nothing the user types is read as
+ * FTS syntax; shorter queries, which the index cannot look up, and
+ * MySQL/MariaDB use LIKE. Both match case-insensitively. FTS5 cannot parse
+ * a NUL even inside quotes; parseListQuery drops them, and a caller that
+ * did not gets LIKE rather than an error.
+ */
+function whereServerContains(trx: Knex, builder: Knex.QueryBuilder, q: string): Knex.QueryBuilder {
+  if (!q || !isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
+  const phrase = '"' + q.replace(/"/g, '""') + '"'
+  return builder.whereRaw('?? in (select rowid from servers_search where servers_search match ?)', ['servers.id', phrase])
+}
+
 export function createServersRepository(knex: Knex) {
   const base = (trx: Knex) => trx('servers').leftJoin('credentials', 'credentials.id', 'servers.credential_id')
 
   return {
     async list(query: ListQuery<ServerSort>, trx: Knex = knex): Promise<Page<Server>> {
-      const searched = ['servers.hostname', 'servers.address', 'servers.tags']
-      return listPage(trx, whereContains(base(trx), searched, query.q), { ...query, sort: `servers.${query.sort}` }, COLUMNS, toServer, {
+      return listPage(trx, whereServerContains(trx, base(trx), query.q), { ...query, sort: `servers.${query.sort}` }, COLUMNS, toServer, {
         // the credentials join never changes how many servers there are
-        count: whereContains(trx('servers'), searched, query.q),
+        count: whereServerContains(trx, trx('servers'), query.q),
         uniqueSorts: ['servers.hostname'],
         cacheTable: 'servers',
       })

@@ -32,7 +32,8 @@ export function parseListQuery<S extends string>(raw: unknown, sorts: readonly S
   const dir = dirRaw === 'asc' || dirRaw === 'desc' ? dirRaw : defaultDir
   const pageNum = Number.parseInt(str(query.page), 10)
   const page = Number.isFinite(pageNum) && pageNum >= 1 && pageNum <= 1_000_000 ? pageNum : 1
-  return { q: str(query.q).trim().slice(0, 200), sort, dir, page, perPage: PER_PAGE }
+  // a NUL ends SQLite's LIKE pattern early ('%\0abc%' is '%', every row), and no stored value holds one
+  return { q: str(query.q).replace(/\0/g, '').trim().slice(0, 200), sort, dir, page, perPage: PER_PAGE }
 }
 
 /**
