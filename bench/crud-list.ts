@@ -20,6 +20,7 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import type { AddressInfo } from 'node:net'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import knexFactory, { type Knex } from 'knex'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.ts'
@@ -258,11 +259,37 @@ interface Figures extends Run {
   url: string
 }
 
+/**
+ * What the server's process went through meanwhile (one process only: it
+ * runs in this one): the event loop's longest waits and garbage
+ * collection's pauses, to tell a slow tail of the server's own from one of
+ * the machine's (the generator sharing its cores).
+ */
+function watchServer(): () => string {
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  const pauses: number[] = []
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push(entry.duration)
+  })
+  delay.enable()
+  gc.observe({ entryTypes: ['gc'] })
+  return () => {
+    delay.disable()
+    gc.disconnect()
+    const ms = (ns: number) => (ns / 1e6).toFixed(1)
+    const total = pauses.reduce((a, b) => a + b, 0)
+    return `event loop delay p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms; GC ${pauses.length} pauses, ${total.toFixed(0)} ms in all, longest ${Math.max(0, ...pauses).toFixed(1)} ms`
+  }
+}
+
 async function measure(tool: 'wrk' | 'autocannon', dir: string, base: string, name: string, paths: Paths, cookie: string): Promise<Figures> {
   const load = (duration: number) => (tool === 'wrk' ? wrkLoad(base, paths, cookie, duration, dir) : autocannonLoad(base, paths, cookie, duration))
   await load(WARMUP_S)
   const url = paths.length === 1 ? (paths[0] as string) : `${paths[0]} … (${paths.length} terms in turn)`
-  return { name, url, ...(await load(DURATION_S)) }
+  const watched = WORKERS > 1 ? null : watchServer()
+  const run = await load(DURATION_S)
+  if (watched) console.log(`  server while measuring ${url}: ${watched()}`)
+  return { name, url, ...run }
 }
 
 function table(dialect: string, results: Figures[]): string {
