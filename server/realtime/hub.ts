@@ -125,6 +125,11 @@ interface Subscription {
   topic: Topic
   /** The client's queue holds every event of the topic with seq > completeAfter. */
   completeAfter: number
+  /**
+   * The lowest seq of a persisted topic that arrived after a newer one (see
+   * `lateEvent`): a tab whose cursor is already past it gets a reset.
+   */
+  late?: number
 }
 
 export type PollCallback = (err: Error | null, answer?: PollAnswer) => void
@@ -280,7 +285,9 @@ export class Hub {
   /**
    * Sends an event to every subscriber of the topic. Memory topics number
    * their events here; persisted topics pass the seq the database gave
-   * (publishers of one topic publish in seq order). With a relay the event
+   * (publishers of one topic publish in seq order within an instance; one
+   * that reaches the hub after a newer one, from another instance, is
+   * handled by `lateEvent`). With a relay the event
    * reaches the subscribers when it comes back from the relay (returns null).
    */
   publish(name: string, data: unknown, seq?: number): HubEvent | null {
@@ -381,7 +388,11 @@ export class Hub {
 
   private deliver(topic: Topic, seq: number, dataJson: string): HubEvent | null {
     if (topic.persisted) {
-      if (seq <= topic.head) return null // already seen (a replay from another instance)
+      if (seq <= topic.head) {
+        // already seen (a replay from another instance), or published late
+        if (seq > topic.ringFloor && !topic.ring.some((e) => e.seq === seq)) return this.lateEvent(topic, seq, dataJson)
+        return null
+      }
       if (topic.ringFloor === Infinity) topic.ringFloor = seq - 1
     } else if (seq <= topic.head) return null
     topic.head = seq
@@ -394,6 +405,31 @@ export class Hub {
     }
     this.metrics.published++
     for (const client of topic.subscribers) this.enqueue(client, event)
+    return event
+  }
+
+  /**
+   * A persisted topic's event that comes after a newer one: two instances
+   * stored 10 and 11, and 11 reached the relay first. Tabs may have
+   * acknowledged 11 already, and a cursor never goes back, so it cannot
+   * simply be queued. It goes into the ring in its place; every watching
+   * tab then has a gap up to it, which its next poll fills from the ring
+   * when its cursor is before it, or answers with a reset (the page reloads
+   * its state from the database) when the cursor is past it. Never a
+   * silent skip.
+   */
+  private lateEvent(topic: Topic, seq: number, dataJson: string): HubEvent {
+    const event: HubEvent = { topic: topic.name, seq, json: `{"topic":${JSON.stringify(topic.name)},"seq":${seq},"data":${dataJson}}` }
+    const at = topic.ring.findIndex((e) => e.seq > seq)
+    topic.ring.splice(at < 0 ? topic.ring.length : at, 0, event)
+    this.metrics.published++
+    for (const client of topic.subscribers) {
+      const sub = client.subs.get(topic.name)
+      if (!sub) continue
+      sub.completeAfter = Math.max(sub.completeAfter, seq)
+      sub.late = Math.min(sub.late ?? Infinity, seq)
+      this.answerEmpty(client, false)
+    }
     return event
   }
 
@@ -496,7 +532,7 @@ export class Hub {
     for (const name in request.topics) {
       const sub = client.subs.get(name)
       const given = request.topics[name]
-      if (!sub || given === null || given === undefined) return false
+      if (!sub || given === null || given === undefined || sub.late !== undefined) return false
       if (!sub.topic.persisted && (request.boot !== this.boot || given > sub.topic.head)) return false
       if (given < sub.completeAfter) return false
     }
@@ -594,6 +630,17 @@ export class Hub {
       const sub = client.subs.get(name)
       if (!sub) continue
       const topic = sub.topic
+      if (sub.late !== undefined) {
+        const late = sub.late
+        sub.late = undefined
+        if (given !== null && given >= late) {
+          // the tab has seen past an event that arrived late: only a reload shows it in its place
+          plan.resets.push(name)
+          plan.starts.set(name, topic.head)
+          sub.completeAfter = topic.head
+          continue
+        }
+      }
       // a memory topic's numbers from another boot mean nothing now
       const foreignBoot = !topic.persisted && request.boot !== this.boot
       if (given === null || (!topic.persisted && (foreignBoot || given > topic.head))) {

@@ -164,6 +164,41 @@ test('an overflow beyond the ring of a persisted topic is filled from the databa
   assert.ok(db.queries >= 1)
 })
 
+test('a persisted event published after a newer one reaches every tab: in its place, or by a reset', async () => {
+  // two instances stored 11 and 12, and 12 reached the relay first
+  const { hub, db } = makeHub()
+  const poll = (client: string, cursor: number) => hub.poll(alice, { client, boot: hub.boot, topics: { 'log:1': cursor } }).answer
+  const tick = () => new Promise((r) => setTimeout(r, 15))
+  store(hub, db, 10)
+  assert.deepEqual(seqs(await poll('behind', 0)), [10]) // will not poll until after the late one
+  assert.deepEqual(seqs(await poll('caught-up', 0)), [10])
+  const waiting = hub.poll(alice, { client: 'caught-up', boot: hub.boot, topics: { 'log:1': 10 } }).answer
+  await tick()
+  store(hub, db, 12)
+  assert.deepEqual(seqs(await waiting), [12])
+  const waitingAgain = hub.poll(alice, { client: 'caught-up', boot: hub.boot, topics: { 'log:1': 12 } }).answer
+  await tick()
+  store(hub, db, 11)
+  // the waiting tab is woken and its next poll resets: it has seen 12, so 11 can only come with a reload
+  assert.deepEqual((await waitingAgain).events, [])
+  const reset = await poll('caught-up', 12)
+  assert.deepEqual(reset.resets, ['log:1'])
+  assert.equal(reset.cursors['log:1'], 12)
+  // then it goes on as usual
+  store(hub, db, 13)
+  assert.deepEqual(seqs(await poll('caught-up', 12)), [13])
+  // a tab whose cursor is before the late event gets it in order, nothing twice
+  const behind = await poll('behind', 10)
+  assert.deepEqual(seqs(behind), [11, 12, 13])
+  assert.deepEqual(behind.resets, [])
+  // a replay of an event already delivered still changes nothing
+  hub.publish('log:1', 'line 11', 11)
+  const quiet = hub.poll(alice, { client: 'behind', boot: hub.boot, topics: { 'log:1': 13 } })
+  await tick()
+  store(hub, db, 14)
+  assert.deepEqual(seqs(await quiet.answer), [14])
+})
+
 test('a memory topic gap beyond the ring is an explicit reset, never a silent skip', async () => {
   const { hub } = makeHub({ queueCap: 3, ringSize: 5 })
   const first = hub.poll(alice, { client: 'resetme-1', boot: hub.boot, topics: { news: 0 } })
