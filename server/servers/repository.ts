@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { insertedId, isSqlite, toDate } from '../db/connection.ts'
 import { tableChanged } from '../db/table-cache.ts'
-import { containsPattern, listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
+import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 
 export interface Server {
   id: number
@@ -94,25 +94,16 @@ function toRow(input: Partial<ServerInput>): Record<string, unknown> {
 const SEARCHED = ['servers.hostname', 'servers.address', 'servers.tags']
 
 /**
- * Servers whose hostname, address or tags contain q, case-insensitively.
- * - SQLite: a query of three characters or more goes through the trigram
- *   index (migration 20261124000020) as one quoted phrase, so nothing the
- *   user types is read as FTS syntax. Shorter queries, which the index
- *   cannot look up, use LIKE. FTS5 cannot parse a NUL even inside quotes;
- *   parseListQuery drops them, and a caller that did not gets LIKE rather
- *   than an error.
- * - MySQL/MariaDB: one LIKE over the lowercased, binary-collated
- *   `search_text` (migration 20261124000021), whose fields are joined by a
- *   newline; a query holding one would match across two fields, so it
- *   searches the columns one by one instead.
+ * Servers whose hostname, address or tags contain q. On SQLite a query of
+ * three characters or more goes through the trigram index (migration
+ * 20261124000020) as one quoted phrase, so nothing the user types is read as
+ * FTS syntax; shorter queries, which the index cannot look up, and
+ * MySQL/MariaDB use LIKE. Both match case-insensitively. FTS5 cannot parse
+ * a NUL even inside quotes; parseListQuery drops them, and a caller that
+ * did not gets LIKE rather than an error.
  */
 function whereServerContains(trx: Knex, builder: Knex.QueryBuilder, q: string): Knex.QueryBuilder {
-  if (!q) return builder
-  if (!isSqlite(trx)) {
-    if (q.includes('\n')) return whereContains(builder, SEARCHED, q)
-    return builder.whereRaw("?? like ? escape '!'", ['servers.search_text', containsPattern(q.toLowerCase())])
-  }
-  if ([...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
+  if (!q || !isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
   const phrase = '"' + q.replace(/"/g, '""') + '"'
   return builder.whereRaw('?? in (select rowid from servers_search where servers_search match ?)', ['servers.id', phrase])
 }

@@ -36,11 +36,6 @@ export function parseListQuery<S extends string>(raw: unknown, sorts: readonly S
   return { q: str(query.q).replace(/\0/g, '').trim().slice(0, 200), sort, dir, page, perPage: PER_PAGE }
 }
 
-/** LIKE's pattern for "contains q", used with `escape '!'`. */
-export function containsPattern(q: string): string {
-  return '%' + q.replace(/[!%_]/g, (c) => '!' + c) + '%'
-}
-
 /**
  * Narrows a query to rows where any of the columns contains q. Wildcards are
  * escaped so a search for "50%" finds "50%"; the escape character is '!'
@@ -48,7 +43,7 @@ export function containsPattern(q: string): string {
  */
 export function whereContains(builder: Knex.QueryBuilder, columns: string[], q: string): Knex.QueryBuilder {
   if (!q) return builder
-  const pattern = containsPattern(q)
+  const pattern = '%' + q.replace(/[!%_]/g, (c) => '!' + c) + '%'
   return builder.where((w) => {
     for (const column of columns) w.orWhereRaw("?? like ? escape '!'", [column, pattern])
   })
