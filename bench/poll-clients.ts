@@ -64,6 +64,8 @@ class Seen {
 
 /** The figures of one phase (a warm-up, the fan-out rounds, the stream). */
 export class Tally {
+  /** Errors by kind ("ECONNRESET", "HTTP 503"), to tell an overloaded server from a broken one. */
+  readonly errorKinds = new Map<string, number>()
   /** Latency in microseconds (HDR histogram, 3 significant digits). */
   readonly latency = latencyHistogram()
   /** When set, latencies are recorded here too (one fan-out round). */
@@ -99,9 +101,21 @@ export class Tally {
     return lost
   }
 
-  record(sub: Subscriber, read: PollRead, at: number): void {
+  /** Counts an error of this kind. */
+  error(kind: string): void {
+    this.errors++
+    this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1)
+  }
+
+  /** "146 (ECONNRESET 140, HTTP 503 6)", or "0". */
+  errorSummary(): string {
+    if (!this.errors) return '0'
+    return `${this.errors} (${[...this.errorKinds].map(([kind, n]) => `${kind} ${n}`).join(', ')})`
+  }
+
+  record(sub: Subscriber, read: PollRead, at: number, status = 200): void {
     if (!read.ok) {
-      this.errors++
+      this.error(`HTTP ${status}`)
       return
     }
     if (read.reset) this.resets++
@@ -157,10 +171,10 @@ export class Subscriber {
     const headers = { ...spec.headers }
     if (spec.body !== undefined) headers['content-length'] = Buffer.byteLength(spec.body)
     let settled = false
-    const retry = () => {
+    const retry = (err: NodeJS.ErrnoException) => {
       if (settled || this.closed) return
       settled = true
-      this.pool.tally.errors++
+      this.pool.tally.error(err.code ?? err.message)
       setTimeout(() => this.poll(), 100)
     }
     const req = http.request({ host: this.pool.target.host, port: this.pool.target.port, method: spec.method, path: spec.path, headers, agent: this.agent }, (res) => {
@@ -172,7 +186,7 @@ export class Subscriber {
         if (settled || this.closed) return
         settled = true
         const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
-        this.pool.tally.record(this, this.tab.read(res.statusCode ?? 0, res.headers, body), at)
+        this.pool.tally.record(this, this.tab.read(res.statusCode ?? 0, res.headers, body), at, res.statusCode ?? 0)
         // the next poll after every answer already waiting has been read, so
         // that their arrival times are not held up by sending new requests
         setImmediate(() => this.poll())

@@ -269,7 +269,7 @@ async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
     result.fanout = f
     console.log(
       `${target.name}: fan-out to ${fmt(clients)} tabs, ${ROUNDS} rounds: p50 ${ms(f.p50)} ms, p99 ${ms(f.p99)} ms, max ${ms(f.max)} ms; ` +
-        `lost ${f.lost}, duplicates ${f.duplicates}, out of order ${f.outOfOrder}, errors ${f.errors}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
+        `lost ${f.lost}, duplicates ${f.duplicates}, out of order ${f.outOfOrder}, errors ${tally.errorSummary()}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
         `CPU per round: server ${fmt(f.serverCpuPerRound, 2)} s, generator ${fmt(f.generatorCpuPerRound, 2)} s`,
     )
     closePool(pool)
@@ -347,7 +347,7 @@ async function stream(target: Target, result: Result): Promise<void> {
       `${target.name}: stream: published ${fmt(s.sent)} lines in ${fmt(s.requests)} requests (${fmt(s.publishRate)}/s)${s.publisherError ? `, publisher stopped: ${s.publisherError}` : ''}; ` +
         `delivered ${fmt(s.deliveredPerS)} lines/s to all tabs (${fmt(s.deliveredPerS / clients)} per tab); ` +
         `latency p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; ${fmt(s.eventsPerAnswer, 1)} events per answer; ` +
-        `lost ${fmt(s.lost)}, duplicates ${s.duplicates}, out of order ${s.outOfOrder}, errors ${s.errors}, resets ${s.resets}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
+        `lost ${fmt(s.lost)}, duplicates ${s.duplicates}, out of order ${s.outOfOrder}, errors ${tally.errorSummary()}, resets ${s.resets}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
         `last line in ${fmt(s.drainS, 1)} s after the publisher stopped; CPU: server ${fmt(s.serverCpu * 100)} %, generator ${fmt(s.generatorCpu * 100)} %`,
     )
     closePool(pool)
