@@ -56,11 +56,23 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // the handler is set once the hub and the session store exist
   let pollHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | null = null
   const app = Fastify({
-    serverFactory: (handler) =>
-      http.createServer((req, res) => {
+    serverFactory: (handler, options) => {
+      const server = http.createServer((req, res) => {
         if (pollHandler && isPoll(req)) pollHandler(req, res)
         else handler(req, res)
-      }),
+      })
+      // What fastify sets on a server it makes, and skips for a factory's.
+      // Node's own keep-alive timeout is 5 s, and its timer runs before the
+      // I/O phase: when an overloaded event loop takes longer than that to
+      // come back to a socket, the next request (a tab's re-poll, sent the
+      // moment its answer came) is sitting unread when the socket is
+      // destroyed, and the client sees a connection reset. It also breaks a
+      // proxy that keeps idle connections open longer than 5 s.
+      server.keepAliveTimeout = options.keepAliveTimeout as number
+      server.requestTimeout = options.requestTimeout as number
+      server.setTimeout(options.connectionTimeout as number)
+      return server
+    },
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: config.bodyLimit,
     trustProxy: config.trustProxy,
