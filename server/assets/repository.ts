@@ -246,12 +246,19 @@ export function createAssetsRepository(knex: Knex) {
       }))
     },
 
-    async addErrors(errors: readonly AssetErrorInput[], trx: Knex = knex): Promise<void> {
-      if (!errors.length) return
+    /** Stores errors and returns their ids (one insert each: a batch insert tells one id, and which one differs by dialect). */
+    async addErrors(errors: readonly AssetErrorInput[], trx: Knex = knex): Promise<number[]> {
       const now = new Date()
-      await trx('asset_errors').insert(
-        errors.map((e) => ({ ...e, hostname: e.hostname.slice(0, 253), collector: e.collector ?? null, stack: e.stack ?? null, created_at: now })),
-      )
+      const ids: number[] = []
+      for (const e of errors) {
+        ids.push(insertedId(await trx('asset_errors').insert({ ...e, hostname: e.hostname.slice(0, 253), collector: e.collector ?? null, stack: e.stack ?? null, created_at: now })))
+      }
+      return ids
+    },
+
+    async findError(id: number, trx: Knex = knex): Promise<AssetError | null> {
+      const row = (await trx('asset_errors').where({ id }).first()) as Record<string, unknown> | undefined
+      return row ? toError(row) : null
     },
 
     async listErrors(query: ListQuery<'created_at'>, trx: Knex = knex): Promise<Page<AssetError>> {

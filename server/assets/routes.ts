@@ -88,7 +88,22 @@ const assetRoutes: FastifyPluginAsync<{ bodyLimit: number }> = async (app, opts)
 
   app.get('/assets/errors', async (request, reply) => {
     const query = parseListQuery(request.query, ['created_at'] as const, 'created_at', 'desc')
-    return reply.render('assets/errors', { title: 'Collection errors', page: await repo.listErrors(query), query })
+    // the cursor before the rows: an error stored meanwhile is then sent again, not skipped
+    const liveCursor = app.hub.head('asset-errors')
+    return reply.render('assets/errors', {
+      title: 'Collection errors',
+      page: await repo.listErrors(query),
+      query,
+      liveCursor,
+      scripts: ['/public/js/live-list.js'],
+    })
+  })
+
+  // the open errors page fetches each new error's row
+  app.get('/assets/errors/:id/row', async (request, reply) => {
+    const error = await repo.findError(idParam(request, 'Collection error'))
+    if (!error) throw notFound('Collection error')
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(await reply.viewAsync('assets/error-row', { e: error }))
   })
 
   async function enrollPage(request: FastifyRequest, reply: FastifyReply, extras: { status?: number; values?: Record<string, unknown>; errors?: FieldErrors; newToken?: { token: string; record: EnrollmentToken } } = {}) {

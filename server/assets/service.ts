@@ -74,7 +74,9 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
     return report.errors.map((e) => ({ asset_id: assetId, hostname, kind: 'collector', collector: e.collector, message: e.message, stack: e.stack, source: report.mode }))
   }
 
-  async function storeIn(report: CollectionReport, trx: Knex): Promise<StoreOutcome> {
+  /** The errors stored in `trx`, announced once it has committed (an open errors page fetches each row). */
+  async function storeIn(report: CollectionReport, trx: Knex, errorIds: number[]): Promise<StoreOutcome> {
+    const addErrors = async (errors: AssetErrorInput[]) => errorIds.push(...(await repo.addErrors(errors, trx)))
     const { assets, linked } = await candidates(report, trx)
     const decision = decide(report, assets, linked)
     const at = new Date()
@@ -82,7 +84,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
 
     if (decision.kind === 'refuse' || decision.kind === 'clone') {
       const assetId = decision.kind === 'clone' ? decision.assetId : decision.takenBy
-      await repo.addErrors([{ asset_id: assetId, hostname: decision.hostname, kind: decision.kind === 'clone' ? 'clone' : 'refused', message: decision.error, source: report.mode }], trx)
+      await addErrors([{ asset_id: assetId, hostname: decision.hostname, kind: decision.kind === 'clone' ? 'clone' : 'refused', message: decision.error, source: report.mode }])
       return { kind: 'refused', assetId, hostname: decision.hostname, error: decision.error, decision }
     }
 
@@ -92,7 +94,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
         { hostname: decision.hostname, agent_id: report.agentId, server_id: serverId, ...keyColumns(report.facts), ...base, facts: JSON.stringify(report.facts) },
         trx,
       )
-      await repo.addErrors(collectorErrors(report, id, decision.hostname), trx)
+      await addErrors(collectorErrors(report, id, decision.hostname))
       return { kind: 'created', assetId: id, hostname: decision.hostname, changes: [], decision }
     }
 
@@ -111,7 +113,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
 
     if (!changes.length && agentId === undefined && serverId === stored.server_id) {
       await trx('assets').where({ id: stored.id }).update({ collected_at: at, mode: report.mode })
-      await repo.addErrors(errors, trx)
+      await addErrors(errors)
       return { kind: 'unchanged', assetId: stored.id, hostname: stored.hostname, changes, decision, warning }
     }
     // a collector that failed this time keeps its last known group rather than erasing it
@@ -122,7 +124,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
       trx,
     )
     await repo.addChanges(stored.id, changes, report.mode, at, trx)
-    await repo.addErrors(errors, trx)
+    await addErrors(errors)
     return { kind: 'updated', assetId: stored.id, hostname: decision.hostname, changes, decision, warning }
   }
 
@@ -132,15 +134,19 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
     /** Stores one collection in one transaction and tells open pages; a refusal is an outcome, not an exception. */
     async store(report: CollectionReport): Promise<StoreOutcome> {
       let outcome: StoreOutcome
+      const errorIds: number[] = []
       try {
-        outcome = await knex.transaction((trx) => storeIn(report, trx))
+        outcome = await knex.transaction((trx) => storeIn(report, trx, errorIds))
       } catch (err) {
         // two reports racing for one new name: the loser is told, as a refused name would be
         if (!isUniqueViolation(err)) throw err
         const error = `another collection stored "${report.hostname}" at the same moment; collect again`
-        await repo.addErrors([{ asset_id: null, hostname: report.hostname, kind: 'refused', message: error, source: report.mode }])
+        // what the rolled-back transaction stored is gone
+        errorIds.length = 0
+        errorIds.push(...(await repo.addErrors([{ asset_id: null, hostname: report.hostname, kind: 'refused', message: error, source: report.mode }])))
         outcome = { kind: 'refused', assetId: null, hostname: report.hostname, error, decision: null }
       }
+      for (const id of errorIds) announce(hub, 'asset-errors', 'created', id, report.hostname)
       // a refusal shows on the asset whose name or identity was claimed; with no such asset no page shows it but the errors page
       if (outcome.kind === 'refused') {
         if (outcome.assetId) announce(hub, 'assets', 'updated', outcome.assetId, outcome.hostname)
@@ -150,7 +156,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
 
     /** A host that could not be collected at all (unreachable, refused login, timed out). */
     async hostFailed(mode: Mode, hostname: string, assetId: number | null, message: string, stack: string | null = null): Promise<void> {
-      await repo.addErrors([{ asset_id: assetId, hostname, kind: 'host', message, stack, source: mode }])
+      for (const id of await repo.addErrors([{ asset_id: assetId, hostname, kind: 'host', message, stack, source: mode }])) announce(hub, 'asset-errors', 'created', id, hostname)
     },
   }
 }

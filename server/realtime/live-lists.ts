@@ -1,8 +1,8 @@
 import type { Hub } from './hub.ts'
 
 /** The list pages that update live; each is a memory topic of the same name. */
-export type LiveList = 'servers' | 'projects' | 'assets'
-export const LIVE_LISTS: LiveList[] = ['servers', 'projects', 'assets']
+export type LiveList = 'servers' | 'projects' | 'assets' | 'asset-errors'
+export const LIVE_LISTS: LiveList[] = ['servers', 'projects', 'assets', 'asset-errors']
 
 export type ListChange = 'created' | 'updated' | 'deleted'
 

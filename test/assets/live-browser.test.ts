@@ -66,3 +66,26 @@ test('a server installed with the command on the enroll page shows on an open /a
   assert.match((await row.textContent()) ?? '', new RegExp(asset.hostname))
   assert.equal(await viewer.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true)
 })
+
+test('an open errors page shows a new collection error without a reload', { skip: skipWithoutChromium, timeout: 60_000 }, async (t) => {
+  const session = await openApp(t)
+  await signedIn(session, 'viewer', 'vera')
+  const { page, app } = session
+  const { token } = await createAssetsRepository(app.knex).createEnrollmentToken('browser', null)
+  await page.goto('/assets/errors')
+  await page.locator('td.empty', { hasText: 'No collection errors.' }).waitFor()
+  await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }))
+  await pollsHeld(app, 1)
+  const report = await app.inject({
+    method: 'POST',
+    url: '/api/assets',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ agent_id: 'agent-browser-errors', hostname: 'flaky-vm', facts: {}, errors: [{ collector: 'disk', message: 'lsblk <failed>' }] }),
+  })
+  assert.equal(report.statusCode, 201)
+  const row = page.locator('#asset-error-list tr.changed', { hasText: 'lsblk <failed>' })
+  await row.waitFor()
+  assert.match((await row.textContent()) ?? '', /flaky-vm/)
+  assert.equal(await page.locator('td.empty').count(), 0, 'the empty notice went')
+  assert.equal(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded), true)
+})
