@@ -1,9 +1,9 @@
 /*
  * Live list pages (servers, projects, assets, collection errors): when
  * someone creates, edits or deletes a row, every open list shows it without
- * a reload. The event only
- * says which row changed; the row itself is fetched as this user sees it
- * (an admin's row has edit and delete links, a viewer's has none).
+ * a reload. The event only says which row changed; the row itself is
+ * fetched as this user sees it (an admin's row has edit and delete links, a
+ * viewer's has none).
  */
 (function () {
   'use strict';
