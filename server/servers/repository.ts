@@ -99,8 +99,9 @@ const SEARCHED = ['servers.hostname', 'servers.address', 'servers.tags']
  * 20261124000020) as one quoted phrase, so nothing the user types is read as
  * FTS syntax; shorter queries, which the index cannot look up, and
  * MySQL/MariaDB use LIKE. Both match case-insensitively. FTS5 cannot parse
- * a NUL even inside quotes; parseListQuery drops them, and a caller that
- * did not gets LIKE rather than an error.
+ * a NUL even inside quotes: parseListQuery drops them, and a caller that
+ * did not gets LIKE (where, on SQLite, the NUL ends the pattern) rather than
+ * an error.
  */
 function whereServerContains(trx: Knex, builder: Knex.QueryBuilder, q: string): Knex.QueryBuilder {
   if (!q || !isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
