@@ -42,8 +42,8 @@ test('the collection errors page follows new errors live: an event per stored er
     agentId: 'agent-errors-live-1',
     facts: {},
     errors: [
-      { collector: 'disk', message: 'lsblk not found' },
-      { collector: 'nic', message: 'ip not found' },
+      { collector: 'disk', message: 'lsblk not found', stack: null },
+      { collector: 'nic', message: 'ip not found', stack: null },
     ],
   })
   assert.equal(outcome.kind, 'created')
