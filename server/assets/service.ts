@@ -74,6 +74,11 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
     return report.errors.map((e) => ({ asset_id: assetId, hostname, kind: 'collector', collector: e.collector, message: e.message, stack: e.stack, source: report.mode }))
   }
 
+  /** Open errors pages show each stored error (they fetch its row); only after its transaction committed. */
+  function announceErrors(ids: readonly number[], hostname: string): void {
+    for (const id of ids) announce(hub, 'asset-errors', 'created', id, hostname)
+  }
+
   /** The errors stored in `trx`, announced once it has committed (an open errors page fetches each row). */
   async function storeIn(report: CollectionReport, trx: Knex, errorIds: number[]): Promise<StoreOutcome> {
     const addErrors = async (errors: AssetErrorInput[]) => errorIds.push(...(await repo.addErrors(errors, trx)))
@@ -146,7 +151,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
         errorIds.push(...(await repo.addErrors([{ asset_id: null, hostname: report.hostname, kind: 'refused', message: error, source: report.mode }])))
         outcome = { kind: 'refused', assetId: null, hostname: report.hostname, error, decision: null }
       }
-      for (const id of errorIds) announce(hub, 'asset-errors', 'created', id, report.hostname)
+      announceErrors(errorIds, report.hostname)
       // a refusal shows on the asset whose name or identity was claimed; with no such asset no page shows it but the errors page
       if (outcome.kind === 'refused') {
         if (outcome.assetId) announce(hub, 'assets', 'updated', outcome.assetId, outcome.hostname)
@@ -156,7 +161,7 @@ export function createAssetsService(knex: Knex, hub?: Hub) {
 
     /** A host that could not be collected at all (unreachable, refused login, timed out). */
     async hostFailed(mode: Mode, hostname: string, assetId: number | null, message: string, stack: string | null = null): Promise<void> {
-      for (const id of await repo.addErrors([{ asset_id: assetId, hostname, kind: 'host', message, stack, source: mode }])) announce(hub, 'asset-errors', 'created', id, hostname)
+      announceErrors(await repo.addErrors([{ asset_id: assetId, hostname, kind: 'host', message, stack, source: mode }]), hostname)
     },
   }
 }

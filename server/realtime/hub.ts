@@ -202,6 +202,11 @@ export function readPollRequest(body: unknown): PollRequest {
   return { client: raw.client, boot: (raw.boot as string | null | undefined) ?? null, topics }
 }
 
+/** An event with its wire form, made from data serialized once (publish, a relay, a late arrival). */
+function eventOf(topic: string, seq: number, dataJson: string): HubEvent {
+  return { topic, seq, json: `{"topic":${JSON.stringify(topic)},"seq":${seq},"data":${dataJson}}` }
+}
+
 export class Hub {
   /** Names the numbering of memory topics; with a relay, shared by every instance. */
   boot = randomBytes(6).toString('base64url')
@@ -397,7 +402,7 @@ export class Hub {
     } else if (seq <= topic.head) return null
     topic.head = seq
     topic.lastPublish = Date.now()
-    const event: HubEvent = { topic: topic.name, seq, json: `{"topic":${JSON.stringify(topic.name)},"seq":${seq},"data":${dataJson}}` }
+    const event = eventOf(topic.name, seq, dataJson)
     topic.ring.push(event)
     if (topic.ring.length > this.options.ringSize) {
       const dropped = topic.ring.splice(0, topic.ring.length - this.options.ringSize)
@@ -419,7 +424,7 @@ export class Hub {
    * silent skip.
    */
   private lateEvent(topic: Topic, seq: number, dataJson: string): HubEvent {
-    const event: HubEvent = { topic: topic.name, seq, json: `{"topic":${JSON.stringify(topic.name)},"seq":${seq},"data":${dataJson}}` }
+    const event = eventOf(topic.name, seq, dataJson)
     const at = topic.ring.findIndex((e) => e.seq > seq)
     topic.ring.splice(at < 0 ? topic.ring.length : at, 0, event)
     this.metrics.published++
