@@ -168,16 +168,19 @@ test('a persisted event published after a newer one reaches every tab: in its pl
   // two instances stored 11 and 12, and 12 reached the relay first
   const { hub, db } = makeHub()
   const poll = (client: string, cursor: number) => hub.poll(alice, { client, boot: hub.boot, topics: { 'log:1': cursor } }).answer
-  const tick = () => new Promise((r) => setTimeout(r, 15))
+  // the tab's poll is held (not still being prepared) before the next event comes
+  const held = async () => {
+    while (hub.snapshot().waiting < 1) await new Promise((r) => setImmediate(r))
+  }
   store(hub, db, 10)
   assert.deepEqual(seqs(await poll('behind', 0)), [10]) // will not poll until after the late one
   assert.deepEqual(seqs(await poll('caught-up', 0)), [10])
   const waiting = hub.poll(alice, { client: 'caught-up', boot: hub.boot, topics: { 'log:1': 10 } }).answer
-  await tick()
+  await held()
   store(hub, db, 12)
   assert.deepEqual(seqs(await waiting), [12])
   const waitingAgain = hub.poll(alice, { client: 'caught-up', boot: hub.boot, topics: { 'log:1': 12 } }).answer
-  await tick()
+  await held()
   store(hub, db, 11)
   // the waiting tab is woken and its next poll resets: it has seen 12, so 11 can only come with a reload
   assert.deepEqual((await waitingAgain).events, [])
@@ -194,7 +197,7 @@ test('a persisted event published after a newer one reaches every tab: in its pl
   // a replay of an event already delivered still changes nothing
   hub.publish('log:1', 'line 11', 11)
   const quiet = hub.poll(alice, { client: 'behind', boot: hub.boot, topics: { 'log:1': 13 } })
-  await tick()
+  await held()
   store(hub, db, 14)
   assert.deepEqual(seqs(await quiet.answer), [14])
 })
