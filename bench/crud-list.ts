@@ -26,6 +26,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../server/app.ts'
 import { loadConfig } from '../server/config.ts'
 import { tagsToColumn } from '../server/servers/repository.ts'
+import { rebuildServerGrams } from '../server/servers/search-grams.ts'
 import { dropRedisPrefix, freePort } from './poll-targets.ts'
 import { createUsersRepository } from '../server/users/repository.ts'
 import { hashPassword } from '../server/users/password.ts'
@@ -126,6 +127,8 @@ async function seed(knex: Knex): Promise<void> {
   const rows = Array.from({ length: SERVERS }, (_, i) => fakeServer(i, now))
   // 500 rows x 11 columns stays under SQLite's bound-parameter limit
   await knex.batchInsert('servers', rows, 500)
+  // what the repository writes with each server on MySQL/MariaDB (SQLite's triggers fill its own index)
+  await rebuildServerGrams(knex)
   await createUsersRepository(knex).create({ username: 'bench', display_name: 'Bench', role: 'admin', password_hash: await hashPassword(PASSWORD) })
 }
 

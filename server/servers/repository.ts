@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { insertedId, isSqlite, toDate } from '../db/connection.ts'
 import { tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
+import { indexServers, queryGrams, usesGrams, whereHasGrams } from './search-grams.ts'
 
 export interface Server {
   id: number
@@ -94,19 +95,41 @@ function toRow(input: Partial<ServerInput>): Record<string, unknown> {
 const SEARCHED = ['servers.hostname', 'servers.address', 'servers.tags']
 
 /**
- * Servers whose hostname, address or tags contain q. On SQLite a query of
- * three characters or more goes through the trigram index (migration
- * 20261124000020) as one quoted phrase, so nothing the user types is read as
- * FTS syntax; shorter queries, which the index cannot look up, and
- * MySQL/MariaDB use LIKE. Both match case-insensitively. FTS5 cannot parse
- * a NUL even inside quotes: parseListQuery drops them, and a caller that
- * did not gets LIKE (where, on SQLite, the NUL ends the pattern) rather than
- * an error.
+ * Servers whose hostname, address or tags contain q, case-insensitively.
+ * A query of three characters or more is looked up in a trigram index:
+ * - on SQLite the FTS5 index of migration 20261124000020, as one quoted
+ *   phrase, so nothing the user types is read as FTS syntax. FTS5 cannot
+ *   parse a NUL even inside quotes: parseListQuery drops them, and a caller
+ *   that did not gets LIKE (where, on SQLite, the NUL ends the pattern)
+ *   rather than an error;
+ * - on MySQL/MariaDB the gram table of search-grams.ts narrows the rows and
+ *   LIKE decides among them.
+ * Shorter queries, which no trigram index can look up, use LIKE alone.
  */
 function whereServerContains(trx: Knex, builder: Knex.QueryBuilder, q: string): Knex.QueryBuilder {
-  if (!q || !isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
+  if (!q) return builder
+  if (usesGrams(trx)) {
+    const grams = queryGrams(q)
+    return whereContains(grams.length ? whereHasGrams(builder, grams) : builder, SEARCHED, q)
+  }
+  if (!isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
   const phrase = '"' + q.replace(/"/g, '""') + '"'
   return builder.whereRaw('?? in (select rowid from servers_search where servers_search match ?)', ['servers.id', phrase])
+}
+
+/** Whether a write changes what the search index holds for a server. */
+function touchesSearch(input: Partial<ServerInput>): boolean {
+  return input.hostname !== undefined || input.address !== undefined || input.tags !== undefined
+}
+
+/**
+ * Runs a write and the reindex after it in one transaction on MySQL/MariaDB:
+ * the row lock the write takes keeps a concurrent edit of the same server from
+ * leaving the other edit's grams behind. SQLite's triggers keep its index.
+ */
+function withGrams<T>(trx: Knex, write: (trx: Knex) => Promise<T>): Promise<T> {
+  if (!usesGrams(trx) || trx.isTransaction) return write(trx)
+  return trx.transaction((inner) => write(inner))
 }
 
 export function createServersRepository(knex: Knex) {
@@ -154,13 +177,24 @@ export function createServersRepository(knex: Knex) {
 
     async create(input: ServerInput, trx: Knex = knex): Promise<Server> {
       const now = new Date()
-      const id = insertedId(await trx('servers').insert({ ...toRow(input), created_at: now, updated_at: now }))
+      const id = await withGrams(trx, async (t) => {
+        const inserted = insertedId(await t('servers').insert({ ...toRow(input), created_at: now, updated_at: now }))
+        await indexServers(t, [inserted])
+        return inserted
+      })
       tableChanged(trx, 'servers')
       return (await this.findById(id, trx)) as Server
     },
 
     async update(id: number, input: Partial<ServerInput>, trx: Knex = knex): Promise<Server | null> {
-      const changed = await trx('servers').where({ id }).update({ ...toRow(input), updated_at: new Date() })
+      const write = (t: Knex) => t('servers').where({ id }).update({ ...toRow(input), updated_at: new Date() })
+      const changed = touchesSearch(input)
+        ? await withGrams(trx, async (t) => {
+            const n = await write(t)
+            if (n) await indexServers(t, [id])
+            return n
+          })
+        : await write(trx)
       tableChanged(trx, 'servers')
       return changed ? this.findById(id, trx) : null
     },

@@ -85,11 +85,44 @@ test('a search pages and counts like the whole list', async (t) => {
 })
 
 test('servers stored before the search index existed are found once it is built', async (t) => {
-  // (on MariaDB the migration does nothing and LIKE finds it all the same)
+  // SQLite's index is migration 20 (FTS5), MariaDB's is 21 (the gram table); each does nothing on the other
   const app = await buildTestApp(t)
-  const repo = createServersRepository(app.knex)
+  await app.knex.migrate.down({ name: '20261124000021_add_server_search_grams.ts' })
   await app.knex.migrate.down({ name: '20261124000020_add_servers_search_index.ts' })
-  await repo.create({ ...base, hostname: 'early.example.com' })
+  await app.knex('servers').insert({ ...base, hostname: 'early.example.com', tags: ',first,', created_at: new Date(), updated_at: new Date() })
   await app.knex.migrate.latest()
   assert.deepEqual((await search(app.knex, 'early')).hosts, ['early.example.com'])
+  assert.deepEqual((await search(app.knex, 'firs')).hosts, ['early.example.com'])
+})
+
+test('the index only narrows a search: a server holding every trigram of the query, but not the query, is not found', async (t) => {
+  const app = await buildTestApp(t)
+  const repo = createServersRepository(app.knex)
+  // holds abc, bca and cab, the trigrams of "abcab", in three places
+  await repo.create({ ...base, hostname: 'abc.bca.cab.example.com', address: '10.0.0.9', tags: ['abcd'] })
+  await repo.create({ ...base, hostname: 'xabcabx.example.com' })
+  assert.deepEqual((await search(app.knex, 'abcab')).hosts, ['xabcabx.example.com'])
+  // the address and a tag hold the rest of the query's trigrams; no one field holds it all
+  assert.deepEqual((await search(app.knex, 'cab.example.com10.0')).hosts, [])
+})
+
+test('a search finds what a substring match finds, for long queries and many servers', async (t) => {
+  const app = await buildTestApp(t)
+  const repo = createServersRepository(app.knex)
+  const roles = ['web', 'db', 'cache', 'queue', 'worker']
+  const servers: Array<{ hostname: string; address: string; tags: string[] }> = []
+  for (let i = 0; i < 40; i++) {
+    const s = { hostname: `${roles[i % roles.length]}-${100 + i}.${i % 2 ? 'fra1' : 'AMS3'}.example.com`, address: `10.${i % 3}.${i}.${200 - i}`, tags: [`rack-${i % 4}`, i % 5 ? 'prod' : 'PCI-zone'] }
+    servers.push(s)
+    await repo.create({ ...base, ...s })
+  }
+  const contains = (s: (typeof servers)[number], q: string) => [s.hostname, s.address, `,${s.tags.join(',')},`].some((v) => v.toLowerCase().includes(q.toLowerCase()))
+  // short and long, mid-word, every field, a query longer than the four grams the join uses
+  const queries = ['web-1', 'eb-10', 'ams3.example', 'AMS3.EXAMPLE.COM', '.fra1.exa', 'worker-139.fra1.example.com', 'queue-103.fra1', 'ueue-1', '10.1.', '.1.19', '10.2.38.16', 'rack-3', 'ck-2,pr', 'pci-zo', 'e-10', 'cache-1', '0.ams3', 'db-101.fra1.example.co']
+  for (const q of queries) {
+    const expected = servers.filter((s) => contains(s, q)).map((s) => s.hostname).sort()
+    const found = await search(app.knex, q)
+    assert.deepEqual(found.hosts, expected.slice(0, 50), q)
+    assert.equal(found.total, expected.length, q)
+  }
 })
