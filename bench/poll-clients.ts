@@ -186,10 +186,12 @@ export class Subscriber {
         if (settled || this.closed) return
         settled = true
         const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
-        this.pool.tally.record(this, this.tab.read(res.statusCode ?? 0, res.headers, body), at, res.statusCode ?? 0)
+        const read = this.tab.read(res.statusCode ?? 0, res.headers, body)
+        this.pool.tally.record(this, read, at, res.statusCode ?? 0)
+        if (this.pool.holdingRepolls && read.lines.length) this.pool.held.push(this)
         // the next poll after every answer already waiting has been read, so
         // that their arrival times are not held up by sending new requests
-        setImmediate(() => this.poll())
+        else setImmediate(() => this.poll())
       })
     })
     req.on('error', retry)
@@ -204,6 +206,19 @@ const TABS_PER_AGENT = 100
 export class ClientPool {
   tally = new Tally()
   readonly subscribers: Subscriber[] = []
+  /**
+   * While set (the fan-out rounds), a tab that got a line polls again only
+   * when `releaseRepolls` is called. This generator is one thread playing
+   * 10,000 tabs: a tab that re-polled at once would spend that thread's time
+   * on its new request while the answers of later tabs sat unread, and their
+   * latency would include other tabs' re-polls, which real tabs, each in its
+   * own browser, never wait for. It would also charge each server for the
+   * cost of its own poll protocol on the generator's side (the console's POST
+   * with cursors costs more to send than Nchan's GET). Empty answers and
+   * errors still poll again at once, or a tab could miss the round.
+   */
+  holdingRepolls = false
+  readonly held: Subscriber[] = []
   private readonly agents: http.Agent[] = []
 
   constructor(
@@ -232,6 +247,11 @@ export class ClientPool {
       }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+  }
+
+  /** Sends the polls held back while `holdingRepolls` was set. */
+  releaseRepolls(): void {
+    for (const sub of this.held.splice(0)) sub.poll()
   }
 
   close(): void {

@@ -14,7 +14,8 @@
  * 1. memory per idle held poll: (RSS with N tabs each holding a poll − RSS
  *    before) / N, at 1,000, 5,000 and 10,000 tabs (Nchan: master + workers);
  * 2. fan-out: one event to all 10,000 tabs, BENCH_ROUNDS times (10), each
- *    round once every tab is held again: latency p50/p99/max, loss, duplicates;
+ *    round once every tab is held again: latency p50/p99/max, loss, duplicates
+ *    (a tab polls again once the round is over: BENCH_REPOLL below);
  * 3. stream: 1,000 tabs on one topic while a publisher (a process of its own)
  *    sends BENCH_RATE lines a second (2,000) for BENCH_DURATION s (60):
  *    delivered lines a second, latency, events per answer, loss, duplicates.
@@ -23,7 +24,8 @@
  * latency (its arrival time − that clock) and finds loss, duplicates and
  * disorder itself. Knobs: BENCH_CLIENTS (10000), BENCH_DURATION (60),
  * BENCH_TARGETS ("longship,nchan"), BENCH_RATE (2000), BENCH_ROUNDS (10),
- * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length).
+ * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length),
+ * BENCH_REPOLL (after-round, or at-once).
  */
 import http from 'node:http'
 import { cpus } from 'node:os'
@@ -54,6 +56,12 @@ const DURATION_S = knob('BENCH_DURATION', 60, 1)
 const RATE = knob('BENCH_RATE', 2000, 1)
 const ROUNDS = knob('BENCH_ROUNDS', 10, 1)
 const WARMUP_ROUNDS = 1
+/**
+ * BENCH_REPOLL=at-once: in the fan-out, each tab polls again the moment its
+ * line arrives, as before 2026-11-24 (see ClientPool.holdingRepolls for why
+ * the default now waits until the round is over).
+ */
+const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
 const NCHAN_BUFFER = knob('BENCH_NCHAN_BUFFER', 2000, 1)
 const TARGETS = (process.env.BENCH_TARGETS ?? 'longship,nchan')
   .split(',')
@@ -238,9 +246,12 @@ async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
       await waitHeld(target, clients, `fan-out round ${round}`)
       await sleep(300)
       const hist = (pool.tally.round = latencyHistogram())
+      pool.holdingRepolls = HOLD_REPOLLS
       const t = now()
       await publish(spec, agent, [line(t, round)])
       const all = await waitReceived(pool.tally, round, clients, 30_000)
+      pool.holdingRepolls = false
+      pool.releaseRepolls()
       const warmUp = round <= WARMUP_ROUNDS
       console.log(
         `  ${target.name}: round ${round}${warmUp ? ' (warm-up, not timed)' : ''}: ${fmt(pool.tally.receivedBy(round))} of ${fmt(clients)} tabs, p50 ${ms(hist.percentile(50))} ms, p99 ${ms(hist.percentile(99))} ms, last ${ms(hist.max)} ms${all ? '' : ' (gave up after 30 s)'}`,
