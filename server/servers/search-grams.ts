@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { isSqlite } from '../db/connection.ts'
 
 /**
  * A substring index for the servers search on MySQL/MariaDB: every
@@ -17,9 +18,12 @@ import type { Knex } from 'knex'
  * may still not contain it (the grams can come from different places), so
  * the LIKE stays and decides. A server that contains the query always holds
  * its grams, as long as both sides are folded the same way (lower case,
- * accents removed), which keeps the filter looser than the columns'
- * case- and accent-insensitive collation. SQLite has its own trigram index
- * (FTS5, migration 20261124000020) and does not use this table.
+ * accents removed), so case and accents match as loosely as the columns'
+ * case- and accent-insensitive collation lets LIKE match them. The
+ * collation's rarer equivalences are not folded (ß = ss, æ = ae): such a
+ * search finds only what it spells the same way, as on SQLite. SQLite has
+ * its own trigram index (FTS5, migration 20261124000020) and does not use
+ * this table.
  */
 
 export const GRAMS_TABLE = 'server_search_grams'
@@ -63,8 +67,9 @@ export function queryGrams(q: string): string[] {
   return [...picked]
 }
 
+/** MySQL/MariaDB, where migration 20261124000021 made the table. */
 export function usesGrams(knex: Knex): boolean {
-  return knex.client.config.client === 'mysql2'
+  return !isSqlite(knex)
 }
 
 /** Replaces the grams of these servers (by id) with those of their current columns. */
