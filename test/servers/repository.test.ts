@@ -102,7 +102,7 @@ test('the index only narrows a search: a server holding every trigram of the que
   await repo.create({ ...base, hostname: 'abc.bca.cab.example.com', address: '10.0.0.9', tags: ['abcd'] })
   await repo.create({ ...base, hostname: 'xabcabx.example.com' })
   assert.deepEqual((await search(app.knex, 'abcab')).hosts, ['xabcabx.example.com'])
-  // the address and a tag hold the rest of the query's trigrams; no one field holds it all
+  // the hostname holds its start and the address its end; no one field holds it all
   assert.deepEqual((await search(app.knex, 'cab.example.com10.0')).hosts, [])
 })
 
