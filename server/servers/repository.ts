@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { insertedId, isSqlite, toDate } from '../db/connection.ts'
+import { insertedId, toDate } from '../db/connection.ts'
 import { tableChanged } from '../db/table-cache.ts'
 import { listPage, whereContains, type ListQuery, type Page } from '../web/list-query.ts'
 import { indexServers, queryGrams, usesGrams, whereHasGrams } from './search-grams.ts'
@@ -112,7 +112,8 @@ function whereServerContains(trx: Knex, builder: Knex.QueryBuilder, q: string): 
     const grams = queryGrams(q)
     return whereContains(grams.length ? whereHasGrams(builder, grams) : builder, SEARCHED, q)
   }
-  if (!isSqlite(trx) || [...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
+  // SQLite from here (usesGrams is every other database)
+  if ([...q].length < 3 || q.includes('\0')) return whereContains(builder, SEARCHED, q)
   const phrase = '"' + q.replace(/"/g, '""') + '"'
   return builder.whereRaw('?? in (select rowid from servers_search where servers_search match ?)', ['servers.id', phrase])
 }
