@@ -153,6 +153,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bodyLimit: config.bodyLimit,
     authenticate: createRawAuthenticator(app.knex, store, config.sessionSecret),
     log: app.log,
+    keepAliveTimeoutMs: app.server.keepAliveTimeout,
   })
   let closing = false
   app.addHook('preClose', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:h
 import type { FastifyBaseLogger } from 'fastify'
 import { HubError, readPollRequest, type Hub, type PollAnswer } from './hub.ts'
 import { encodeAnswer } from './wire.ts'
+import { canWriteOnce, writeOnce } from './one-write-answer.ts'
 import type { User } from '../users/repository.ts'
 import { rawHeader } from '../web/raw-auth.ts'
 
@@ -25,8 +26,10 @@ const HEADERS: OutgoingHttpHeader[] = [
 ]
 const CONTENT_LENGTH = HEADERS.length - 1
 
-function send(res: ServerResponse, status: number, body: Buffer): void {
+function send(res: ServerResponse, status: number, body: Buffer, keepAliveTimeoutMs = 0): void {
   if (res.destroyed || res.headersSent) return
+  // the usual answer, and every answer of a fan-out: one write of bytes made once
+  if (status === 200 && keepAliveTimeoutMs > 0 && canWriteOnce(res)) return writeOnce(res, body, keepAliveTimeoutMs)
   HEADERS[CONTENT_LENGTH] = body.length
   res.writeHead(status, HEADERS)
   res.end(body)
@@ -56,12 +59,22 @@ function parse(body: unknown): unknown {
  * each request object's size is the console's memory. `app.inject` (the
  * tests) reaches the same `serve` through an ordinary fastify route.
  */
-export function createPollEndpoint(hub: Hub, opts: { bodyLimit: number; authenticate: RawAuthenticate; log: FastifyBaseLogger }) {
+export function createPollEndpoint(
+  hub: Hub,
+  opts: {
+    bodyLimit: number
+    authenticate: RawAuthenticate
+    log: FastifyBaseLogger
+    /** The HTTP server's keep-alive timeout, for the Keep-Alive header of one-write answers (0: always writeHead + end). */
+    keepAliveTimeoutMs?: number
+  },
+) {
+  const keepAliveTimeoutMs = opts.keepAliveTimeoutMs ?? 0
   function serve(user: User, body: unknown, res: ServerResponse): void {
     let cancel: () => void
     try {
       cancel = hub.pollWith(user, readPollRequest(parse(body)), (err, answer) => {
-        if (!err) return send(res, 200, (answer as PollAnswer).encoded ?? encodeAnswer(answer as PollAnswer))
+        if (!err) return send(res, 200, (answer as PollAnswer).encoded ?? encodeAnswer(answer as PollAnswer), keepAliveTimeoutMs)
         if (err instanceof HubError) return fail(res, err.statusCode, err.message)
         opts.log.error({ err }, 'poll failed')
         fail(res, 500, 'Something went wrong on our side; it has been logged.')
