@@ -25,7 +25,7 @@ import { Socket } from 'node:net'
  * checks both paths against real sockets.
  */
 
-/** The fields of a ServerResponse this relies on; present (and null/false) on a fresh one since Node 0.x. */
+/** The fields of a ServerResponse this relies on: null / false / true on a fresh kept-alive one in Node 20 (checked, not assumed). */
 interface Internals {
   _header: string | null
   _headerSent: boolean
