@@ -48,7 +48,7 @@ function httpDate(now: number): string {
 const made = new WeakMap<Buffer, { date: string; keepAliveTimeoutMs: number; bytes: Buffer }>()
 
 /** The head every 200 poll answer carries: the same headers the `writeHead` path sends. */
-export function answerHead(bodyLength: number, date: string, keepAliveTimeoutMs: number): string {
+function answerHead(bodyLength: number, date: string, keepAliveTimeoutMs: number): string {
   return (
     'HTTP/1.1 200 OK\r\n' +
     'content-type: application/json; charset=utf-8\r\n' +
