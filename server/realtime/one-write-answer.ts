@@ -47,13 +47,21 @@ function httpDate(now: number): string {
 /** The whole response per body, for the second it was made in. */
 const made = new WeakMap<Buffer, { date: string; keepAliveTimeoutMs: number; bytes: Buffer }>()
 
-/** The head every 200 poll answer carries: the same headers the `writeHead` path sends. */
+/**
+ * The headers of every poll answer but content-length, as the flat list
+ * `writeHead` takes: poll-endpoint.ts sends these on the `writeHead` path,
+ * and the one-write head below is made from the same list.
+ */
+export const ANSWER_HEADERS: readonly string[] = ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'x-content-type-options', 'nosniff']
+
+let headerLines = ''
+for (let i = 0; i < ANSWER_HEADERS.length; i += 2) headerLines += `${ANSWER_HEADERS[i]}: ${ANSWER_HEADERS[i + 1]}\r\n`
+
+/** The head of a one-write answer: what Node writes for `writeHead(200, [...ANSWER_HEADERS, 'content-length', n])`. */
 function answerHead(bodyLength: number, date: string, keepAliveTimeoutMs: number): string {
   return (
     'HTTP/1.1 200 OK\r\n' +
-    'content-type: application/json; charset=utf-8\r\n' +
-    'cache-control: no-store\r\n' +
-    'x-content-type-options: nosniff\r\n' +
+    headerLines +
     `content-length: ${bodyLength}\r\n` +
     `Date: ${date}\r\n` +
     'Connection: keep-alive\r\n' +

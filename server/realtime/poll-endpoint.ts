@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:h
 import type { FastifyBaseLogger } from 'fastify'
 import { HubError, readPollRequest, type Hub, type PollAnswer } from './hub.ts'
 import { encodeAnswer } from './wire.ts'
-import { canWriteOnce, writeOnce } from './one-write-answer.ts'
+import { ANSWER_HEADERS, canWriteOnce, writeOnce } from './one-write-answer.ts'
 import type { User } from '../users/repository.ts'
 import { rawHeader } from '../web/raw-auth.ts'
 
@@ -14,16 +14,7 @@ export type RawAuthenticate = (request: IncomingMessage) => Promise<User | null>
  * last. writeHead turns the list into the head's text before it returns, so
  * one list serves every answer: no headers object per answer.
  */
-const HEADERS: OutgoingHttpHeader[] = [
-  'content-type',
-  'application/json; charset=utf-8',
-  'cache-control',
-  'no-store',
-  'x-content-type-options',
-  'nosniff',
-  'content-length',
-  0,
-]
+const HEADERS: OutgoingHttpHeader[] = [...ANSWER_HEADERS, 'content-length', 0]
 const CONTENT_LENGTH = HEADERS.length - 1
 
 function send(res: ServerResponse, status: number, body: Buffer, keepAliveTimeoutMs = 0): void {

@@ -2,13 +2,13 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
-import { canWriteOnce, writeOnce } from '../../server/realtime/one-write-answer.ts'
+import { ANSWER_HEADERS, canWriteOnce, writeOnce } from '../../server/realtime/one-write-answer.ts'
 
 const KEEP_ALIVE_MS = 72_000
 
 /** The same answer the ordinary way, as poll-endpoint.ts sends it when one write is not possible. */
 function writeHeadAndEnd(res: http.ServerResponse, body: Buffer): void {
-  res.writeHead(200, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'x-content-type-options', 'nosniff', 'content-length', body.length])
+  res.writeHead(200, [...ANSWER_HEADERS, 'content-length', body.length])
   res.end(body)
 }
 
