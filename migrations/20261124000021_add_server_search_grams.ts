@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { GRAMS_TABLE, rebuildServerGrams } from '../server/servers/search-grams.ts'
+import { GRAMS_TABLE, rebuildServerGrams, usesGrams } from '../server/servers/search-grams.ts'
 
 /**
  * The servers search's substring index on MySQL/MariaDB (see
@@ -10,7 +10,7 @@ import { GRAMS_TABLE, rebuildServerGrams } from '../server/servers/search-grams.
  * looked up. SQLite has FTS5 instead (the previous migration).
  */
 export async function up(knex: Knex): Promise<void> {
-  if (knex.client.config.client === 'better-sqlite3') return
+  if (!usesGrams(knex)) return
   await knex.schema.createTable(GRAMS_TABLE, (t) => {
     // three code points of utf8mb4
     t.specificType('gram', 'varbinary(12)').notNullable()
@@ -23,6 +23,6 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  if (knex.client.config.client === 'better-sqlite3') return
+  if (!usesGrams(knex)) return
   await knex.schema.dropTableIfExists(GRAMS_TABLE)
 }
