@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import { isSqlite } from '../server/db/connection.ts'
 
 /**
  * A substring index for the servers search on SQLite: an FTS5 table with the
@@ -20,7 +21,7 @@ import type { Knex } from 'knex'
  * Node's event loop, and MariaDB has no substring (ngram) full-text index.
  */
 export async function up(knex: Knex): Promise<void> {
-  if (knex.client.config.client !== 'better-sqlite3') return
+  if (!isSqlite(knex)) return
   await knex.raw(
     "CREATE VIRTUAL TABLE servers_search USING fts5(hostname, address, tags, content='servers', content_rowid='id', tokenize='trigram')",
   )
@@ -39,7 +40,7 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  if (knex.client.config.client !== 'better-sqlite3') return
+  if (!isSqlite(knex)) return
   for (const trigger of ['servers_search_insert', 'servers_search_delete', 'servers_search_update']) await knex.raw(`DROP TRIGGER IF EXISTS ${trigger}`)
   await knex.raw('DROP TABLE IF EXISTS servers_search')
 }
