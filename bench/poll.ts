@@ -62,6 +62,19 @@ const WARMUP_ROUNDS = 1
  * the default now waits until the round is over).
  */
 const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
+/**
+ * The generator's own garbage is collected before each fan-out round, outside
+ * the timed window. This process plays 10,000 tabs, and every round leaves
+ * their requests and answers in its old generation: left alone, a major
+ * collection (with its incremental marking, which slows every read while it
+ * runs) lands in whichever round the heap happens to fill, and makes that
+ * round slow for either server. Measured: the ratio ranged 0.91–1.76× over
+ * eight short runs without this and 0.99–1.22× over six with it
+ * (docs/PERFORMANCE.md, 2026-11-24, late evening).
+ */
+const exposedGc = (globalThis as { gc?: () => void }).gc
+if (!exposedGc) throw new Error('bench/poll: run it with node --expose-gc, as `npm run bench:poll` does')
+const collectGeneratorGarbage: () => void = exposedGc
 const NCHAN_BUFFER = knob('BENCH_NCHAN_BUFFER', 2000, 1)
 const TARGETS = (process.env.BENCH_TARGETS ?? 'longship,nchan')
   .split(',')
@@ -244,6 +257,7 @@ async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
     // checked for loss but not timed; rounds 2.. are the figures
     for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) {
       await waitHeld(target, clients, `fan-out round ${round}`)
+      collectGeneratorGarbage()
       await sleep(300)
       const hist = (pool.tally.round = latencyHistogram())
       pool.holdingRepolls = HOLD_REPOLLS
