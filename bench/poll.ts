@@ -68,9 +68,9 @@ const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
  * their requests and answers in its old generation: left alone, a major
  * collection (with its incremental marking, which slows every read while it
  * runs) lands in whichever round the heap happens to fill, and makes that
- * round slow for either server. Measured: the ratio ranged 0.91–1.76× over
- * eight short runs without this and 0.99–1.22× over six with it
- * (docs/PERFORMANCE.md, 2026-11-24, late evening).
+ * round slow for either server. Measured on one machine the same hour: the
+ * fan-out p99 ratio was within 1.5× in 6 of 9 runs without this and in 12 of
+ * 13 with it (docs/PERFORMANCE.md, "2026-11-24, night").
  */
 const exposedGc = (globalThis as { gc?: () => void }).gc
 if (!exposedGc) throw new Error('bench/poll: run it with node --expose-gc, as `npm run bench:poll` does')
