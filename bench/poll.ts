@@ -67,8 +67,8 @@ const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
  * the timed window. This process plays 10,000 tabs, and every round leaves
  * their requests and answers in its old generation: left alone, a major
  * collection (with its incremental marking, which slows every read while it
- * runs) lands in whichever round the heap happens to fill, and makes that
- * round slow for either server. Measured on one machine the same hour: the
+ * runs) lands in whichever round the heap happens to fill, and can make
+ * that round slow for either server. Measured on one machine the same hour: the
  * fan-out p99 ratio was within 1.5× in 6 of 9 runs without this and in 12 of
  * 13 with it (docs/PERFORMANCE.md, "2026-11-24, night").
  */
