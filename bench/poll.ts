@@ -69,8 +69,8 @@ const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
  * collection (with its incremental marking, which slows every read while it
  * runs) lands in whichever round the heap happens to fill, and can make
  * that round slow for either server. Measured on one machine the same hour: the
- * fan-out p99 ratio was within 1.5× in 6 of 9 runs without this and in 12 of
- * 13 with it (docs/PERFORMANCE.md, "2026-11-24, night").
+ * fan-out p99 ratio was within 1.5× in 6 of 9 runs without this and in 18 of
+ * 19 with it (docs/PERFORMANCE.md, "2026-11-24, night").
  */
 const exposedGc = (globalThis as { gc?: () => void }).gc
 if (!exposedGc) throw new Error('bench/poll: run it with node --expose-gc, as `npm run bench:poll` does')
