@@ -68,7 +68,7 @@ const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
  * their requests and answers in its old generation: left alone, a major
  * collection (with its incremental marking, which slows every read while it
  * runs) lands in whichever round the heap happens to fill, and can make
- * that round slow for either server. Measured on one machine the same hour: the
+ * that round slow for either server. Measured on one machine, one evening: the
  * fan-out p99 ratio was within 1.5× in 6 of 9 runs without this and in 18 of
  * 19 with it (docs/PERFORMANCE.md, "2026-11-24, night").
  */
