@@ -25,11 +25,12 @@
  * disorder itself. Knobs: BENCH_CLIENTS (10000), BENCH_DURATION (60),
  * BENCH_TARGETS ("longship,nchan"), BENCH_RATE (2000), BENCH_ROUNDS (10),
  * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length),
- * BENCH_REPOLL (after-round, or at-once).
+ * BENCH_REPOLL (after-round, or at-once), BENCH_ORDER (interleaved, or
+ * sequential: see "interleaved" below).
  */
 import http from 'node:http'
 import { cpus } from 'node:os'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { ClientPool, latencyHistogram, line, now, Tally } from './poll-clients.ts'
 import type { PublisherJob, PublisherReport } from './poll-publisher.ts'
 import {
@@ -75,6 +76,17 @@ const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
 const exposedGc = (globalThis as { gc?: () => void }).gc
 if (!exposedGc) throw new Error('bench/poll: run it with node --expose-gc, as `npm run bench:poll` does')
 const collectGeneratorGarbage: () => void = exposedGc
+/**
+ * BENCH_ORDER: `interleaved` (the default) runs the two targets' fan-out
+ * rounds alternately, each target's tabs in a generator process of its own
+ * ("interleaved" below says why); `sequential` runs everything for one
+ * target, then for the other, in this process, as before 2026-11-25.
+ */
+const ORDER = process.env.BENCH_ORDER ?? 'interleaved'
+if (ORDER !== 'interleaved' && ORDER !== 'sequential') throw new Error(`BENCH_ORDER: ${ORDER} is neither interleaved nor sequential`)
+const INTERLEAVED = ORDER === 'interleaved'
+/** Set in a generator process the interleaved order started for one target. */
+const RUNNER = process.env.BENCH_RUNNER
 const NCHAN_BUFFER = knob('BENCH_NCHAN_BUFFER', 2000, 1)
 const TARGETS = (process.env.BENCH_TARGETS ?? 'longship,nchan')
   .split(',')
@@ -189,7 +201,16 @@ async function waitReceived(tally: Tally, n: number, count: number, timeoutMs: n
 
 /** Tabs (and targets) open right now, for a clean stop on Ctrl-C or an error. */
 const openPools = new Set<ClientPool>()
-let runningTarget: Target | null = null
+/** Servers running right now (two at once during the interleaved fan-out). */
+const runningTargets = new Set<Target>()
+
+async function stopTarget(target: Target): Promise<void> {
+  try {
+    await target.stop()
+  } finally {
+    runningTargets.delete(target)
+  }
+}
 
 function openPool(target: Target, prefix: string): ClientPool {
   const pool = new ClientPool(target, prefix)
@@ -221,9 +242,22 @@ async function warmUp(target: Target, agent: http.Agent): Promise<void> {
 
 // ---------------------------------------------------------------- scenarios
 
-async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
+/** A target whose tabs hold their polls, between the memory steps and the end of the fan-out. */
+interface Held {
+  target: Target
+  result: Result
+  pool: ClientPool
+  agent: http.Agent
+  /** Each timed round's p99, for the side-by-side lines of the interleaved order. */
+  roundP99: number[]
+  serverCpu: number
+  generatorCpu: number
+}
+
+/** 1. Starts the target and opens tabs up to CLIENTS, measuring memory at each step; the tabs stay open for the fan-out. */
+async function startAndHold(target: Target, result: Result): Promise<Held> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  runningTarget = target
+  runningTargets.add(target)
   await target.start(HOLD_MS)
   try {
     await warmUp(target, agent)
@@ -246,38 +280,59 @@ async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
         `${target.name}: ${fmt(step)} held polls: RSS ${fmt(rss / 1024, 1)} MiB, ${fmt(m.perClientKb, 1)} KB per poll (PSS ${fmt(m.pssPerClientKb, 1)} KB); all held in ${fmt(ready / 1000, 1)} s`,
       )
     }
-
-    // 2. one event to every tab, round after round
-    const clients = pool.size
-    const spec = target.publishSpec()
     pool.tally = new Tally()
-    let cpu0 = cpuSeconds(target.pids())
-    let gen0 = generatorCpu()
-    // round 1 warms up both servers (the console's JIT, nginx's pools) and is
-    // checked for loss but not timed; rounds 2.. are the figures
-    for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) {
-      await waitHeld(target, clients, `fan-out round ${round}`)
-      collectGeneratorGarbage()
-      await sleep(300)
-      const hist = (pool.tally.round = latencyHistogram())
-      pool.holdingRepolls = HOLD_REPOLLS
-      const t = now()
-      await publish(spec, agent, [line(t, round)])
-      const all = await waitReceived(pool.tally, round, clients, 30_000)
-      pool.holdingRepolls = false
-      pool.releaseRepolls()
-      const warmUp = round <= WARMUP_ROUNDS
-      console.log(
-        `  ${target.name}: round ${round}${warmUp ? ' (warm-up, not timed)' : ''}: ${fmt(pool.tally.receivedBy(round))} of ${fmt(clients)} tabs, p50 ${ms(hist.percentile(50))} ms, p99 ${ms(hist.percentile(99))} ms, last ${ms(hist.max)} ms${all ? '' : ' (gave up after 30 s)'}`,
-      )
-      pool.tally.round = null
-      if (warmUp) {
-        pool.tally.latency.reset()
-        cpu0 = cpuSeconds(target.pids())
-        gen0 = generatorCpu()
-      }
-    }
+    return { target, result, pool, agent, roundP99: [], serverCpu: 0, generatorCpu: 0 }
+  } catch (err) {
+    agent.destroy()
+    await stopTarget(target)
+    throw err
+  }
+}
+
+/**
+ * 2. One fan-out round: one event to every tab of `held`, once every tab of
+ * every running target holds its poll again, so that no server is still
+ * taking re-polls while another one's round is timed. Round 1 warms up both
+ * servers (the console's JIT, nginx's pools) and is checked for loss but not
+ * timed. CPU is counted from the garbage collection before the round until
+ * the tabs hold their polls again.
+ */
+async function fanOutRound(held: Held, round: number, all: Held[]): Promise<void> {
+  const { target, pool, agent } = held
+  const clients = pool.size
+  for (const h of all) await waitHeld(h.target, h.pool.size, `fan-out round ${round}`)
+  const cpu0 = cpuSeconds(target.pids())
+  const gen0 = generatorCpu()
+  collectGeneratorGarbage()
+  await sleep(300)
+  const hist = (pool.tally.round = latencyHistogram())
+  pool.holdingRepolls = HOLD_REPOLLS
+  const t = now()
+  await publish(target.publishSpec(), agent, [line(t, round)])
+  const everyTab = await waitReceived(pool.tally, round, clients, 30_000)
+  pool.holdingRepolls = false
+  pool.releaseRepolls()
+  const warmUp = round <= WARMUP_ROUNDS
+  console.log(
+    `  ${target.name}: round ${round}${warmUp ? ' (warm-up, not timed)' : ''}: ${fmt(pool.tally.receivedBy(round))} of ${fmt(clients)} tabs, p50 ${ms(hist.percentile(50))} ms, p99 ${ms(hist.percentile(99))} ms, last ${ms(hist.max)} ms${everyTab ? '' : ' (gave up after 30 s)'}`,
+  )
+  pool.tally.round = null
+  await waitHeld(target, clients, `after fan-out round ${round}`)
+  if (warmUp) {
+    pool.tally.latency.reset()
+    return
+  }
+  held.roundP99.push(hist.percentile(99))
+  held.serverCpu += cpuSeconds(target.pids()) - cpu0
+  held.generatorCpu += generatorCpu() - gen0
+}
+
+/** The fan-out's figures from the rounds run, then the tabs closed and the target stopped. */
+async function finishFanOut(held: Held): Promise<void> {
+  const { target, pool } = held
+  try {
     const tally = pool.tally
+    const clients = pool.size
     const f: FanOut = {
       clients,
       rounds: ROUNDS,
@@ -288,21 +343,174 @@ async function memoryAndFanOut(target: Target, result: Result): Promise<void> {
       duplicates: tally.duplicates,
       outOfOrder: tally.outOfOrder,
       errors: tally.errors,
-      serverCpuPerRound: (cpuSeconds(target.pids()) - cpu0) / ROUNDS,
-      generatorCpuPerRound: (generatorCpu() - gen0) / ROUNDS,
+      serverCpuPerRound: held.serverCpu / ROUNDS,
+      generatorCpuPerRound: held.generatorCpu / ROUNDS,
     }
-    result.fanout = f
+    held.result.fanout = f
     console.log(
       `${target.name}: fan-out to ${fmt(clients)} tabs, ${ROUNDS} rounds: p50 ${ms(f.p50)} ms, p99 ${ms(f.p99)} ms, max ${ms(f.max)} ms; ` +
         `lost ${f.lost}, duplicates ${f.duplicates}, out of order ${f.outOfOrder}, errors ${tally.errorSummary()}, unreadable ${tally.foreign}, superseded ${tally.superseded}; ` +
         `CPU per round: server ${fmt(f.serverCpuPerRound, 2)} s, generator ${fmt(f.generatorCpuPerRound, 2)} s`,
     )
-    closePool(pool)
   } finally {
-    agent.destroy()
-    await target.stop()
-    runningTarget = null
+    closePool(pool)
+    held.agent.destroy()
+    await stopTarget(target)
   }
+}
+
+/** Memory and fan-out for one target on its own, then the next (BENCH_ORDER=sequential). */
+async function memoryAndFanOutInTurn(target: Target, result: Result): Promise<void> {
+  const held = await startAndHold(target, result)
+  try {
+    for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) await fanOutRound(held, round, [held])
+  } finally {
+    await finishFanOut(held)
+  }
+}
+
+// ---------------------------------------------------------------- interleaved
+
+/**
+ * BENCH_ORDER=interleaved (the default): memory for each target in turn, then
+ * the fan-out rounds of the two targets alternately, the order swapped every
+ * round (A B, B A, A B ...), then each stream in turn.
+ *
+ * Why: on a shared virtual machine the speed of the cores drifts over
+ * seconds to minutes, for the servers and the generator alike. Run one
+ * target's rounds after the other's, a slow spell lands on one side only and
+ * moves the ratio by itself; interleaved, both sides meet it round for round.
+ *
+ * How: each target gets a generator process of its own, this script run
+ * again with BENCH_RUNNER=<target>, which does the steps this process asks
+ * for one at a time. Both keep their tabs open from the memory steps to the
+ * end of the fan-out, and 20,000 sockets would not fit under this machine's
+ * open-file limit (20,000, which root cannot raise in this container) in one
+ * process. It also keeps each generator's heap its own, as in the sequential
+ * order: only the process whose round it is does anything.
+ */
+type RunnerStep = { op: 'hold' } | { op: 'round'; round: number } | { op: 'finish' } | { op: 'stream' }
+type Figures = Omit<Result, 'target'>
+type RunnerReply = { ok: true; figures: Figures; roundP99: number | null } | { ok: false; error: string }
+
+function figuresOf(result: Result): Figures {
+  return { baselineKb: result.baselineKb, memory: result.memory, fanout: result.fanout, stream: result.stream }
+}
+
+/** The parent's handle on one target's runner process. */
+class Runner {
+  private readonly child: ChildProcess
+  private waiting: { resolve: (reply: RunnerReply) => void; reject: (err: Error) => void } | null = null
+  private readonly exited: Promise<void>
+
+  constructor(readonly result: Result) {
+    const script = process.argv[1] as string
+    this.child = spawn(process.execPath, [...process.execArgv, script], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_RUNNER: result.target.name },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    track(this.child)
+    this.child.on('message', (reply: RunnerReply) => {
+      const waiting = this.waiting
+      this.waiting = null
+      waiting?.resolve(reply)
+    })
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.waiting?.reject(new Error(`${result.target.name}: the generator process exited (${signal ?? code}) in the middle of a step`))
+        this.waiting = null
+        resolve()
+      })
+    })
+  }
+
+  /** Runs one step in the child; its figures so far land in `result`. Returns the round's p99 for a timed round. */
+  async step(step: RunnerStep): Promise<number | null> {
+    const reply = await new Promise<RunnerReply>((resolve, reject) => {
+      this.waiting = { resolve, reject }
+      this.child.send(step)
+    })
+    if (!reply.ok) throw new Error(`${this.result.target.name}: ${reply.error}`)
+    Object.assign(this.result, reply.figures)
+    return reply.roundP99
+  }
+
+  /** Lets the child stop its servers and exit. */
+  async stop(): Promise<void> {
+    if (this.child.connected) this.child.disconnect()
+    else this.child.kill('SIGTERM')
+    await this.exited
+  }
+}
+
+const runners = new Set<Runner>()
+
+async function interleaved(results: Result[]): Promise<void> {
+  const list = results.map((result) => new Runner(result))
+  for (const runner of list) runners.add(runner)
+  try {
+    for (const runner of list) {
+      console.log(`\n${runner.result.target.name}: ${runner.result.target.title}`)
+      await runner.step({ op: 'hold' })
+    }
+    console.log(`\nfan-out, ${list.map((r) => r.result.target.name).join(' and ')} round by round:`)
+    const p99s = new Map<Runner, number[]>(list.map((r) => [r, []]))
+    for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) {
+      for (const runner of round % 2 ? list : [...list].reverse()) {
+        const p99 = await runner.step({ op: 'round', round })
+        if (p99 !== null) p99s.get(runner)?.push(p99)
+      }
+    }
+    for (const runner of list) await runner.step({ op: 'finish' })
+    const [a, b] = list.map((r) => p99s.get(r) ?? [])
+    if (a && b) console.log(`\nround by round, p99 ${list.map((r) => r.result.target.name).join(' / ')}: ${a.map((p, i) => `${fmt(p / (b[i] as number), 2)}×`).join(', ')}`)
+    for (const runner of list) {
+      console.log(`\n${runner.result.target.name}: stream`)
+      await runner.step({ op: 'stream' })
+    }
+  } finally {
+    for (const runner of list) {
+      await runner.stop()
+      runners.delete(runner)
+    }
+  }
+}
+
+/** BENCH_RUNNER=<target>: this process is one target's generator, doing the steps its parent sends. */
+function serveParent(target: Target): void {
+  const result: Result = { target, baselineKb: 0, memory: [], fanout: null, stream: null }
+  let held: Held | null = null
+  const run = async (step: RunnerStep): Promise<number | null> => {
+    if (step.op === 'hold') {
+      held = await startAndHold(target, result)
+      return null
+    }
+    if (step.op === 'stream') {
+      await stream(target, result)
+      return null
+    }
+    if (!held) throw new Error(`${step.op} before hold`)
+    if (step.op === 'finish') {
+      const done = held
+      held = null
+      await finishFanOut(done)
+      return null
+    }
+    const timed = held.roundP99.length
+    await fanOutRound(held, step.round, [held])
+    return held.roundP99.length > timed ? (held.roundP99[timed] as number) : null
+  }
+  process.on('message', (step: RunnerStep) => {
+    run(step).then(
+      (roundP99) => process.send?.({ ok: true, figures: figuresOf(result), roundP99 } satisfies RunnerReply),
+      (err: unknown) => process.send?.({ ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies RunnerReply),
+    )
+  })
+  // the parent is done or gone: stop the servers, then leave
+  process.once('disconnect', () => {
+    void stopEverything().finally(() => process.exit(0))
+  })
 }
 
 function runPublisher(target: Target): Promise<PublisherReport> {
@@ -319,7 +527,7 @@ function runPublisher(target: Target): Promise<PublisherReport> {
 }
 
 async function stream(target: Target, result: Result): Promise<void> {
-  runningTarget = target
+  runningTargets.add(target)
   await target.start(STREAM_HOLD_MS)
   try {
     const pool = openPool(target, 'stream')
@@ -377,8 +585,7 @@ async function stream(target: Target, result: Result): Promise<void> {
     )
     closePool(pool)
   } finally {
-    await target.stop()
-    runningTarget = null
+    await stopTarget(target)
   }
 }
 
@@ -446,21 +653,15 @@ function table(results: Result[]): string {
 // ---------------------------------------------------------------- main
 
 async function stopEverything(): Promise<void> {
+  for (const runner of [...runners]) await runner.stop().catch(() => undefined)
   for (const pool of openPools) pool.close()
   openPools.clear()
-  if (runningTarget) await runningTarget.stop().catch(() => undefined)
+  for (const target of [...runningTargets]) await stopTarget(target).catch(() => undefined)
 }
 
-async function main(): Promise<void> {
-  stopOnInterrupt('the servers', stopEverything)
-
-  // other work on the machine skews every figure: the load average says how much there was
-  console.log(`poll: ${cpus().length} cores, node ${process.version}, code ${codeState()}, load average ${load()}`)
-  console.log(
-    `${fmt(CLIENTS)} tabs (memory at ${MEMORY_STEPS.map((n) => fmt(n)).join(', ')}), ${ROUNDS} fan-out rounds, stream ${fmt(STREAM_CLIENTS)} tabs × ${fmt(RATE)} lines/s for ${DURATION_S} s; targets: ${TARGETS.join(', ')}`,
-  )
+function makeTargets(names: string[]): Target[] {
   const targets: Target[] = []
-  for (const name of TARGETS) {
+  for (const name of names) {
     if (name === 'longship') targets.push(new LongshipTarget())
     else {
       try {
@@ -472,13 +673,26 @@ async function main(): Promise<void> {
       }
     }
   }
-  const results: Result[] = []
-  for (const target of targets) {
-    console.log(`\n${target.name}: ${target.title}`)
-    const result: Result = { target, baselineKb: 0, memory: [], fanout: null, stream: null }
-    results.push(result)
-    await memoryAndFanOut(target, result)
-    await stream(target, result)
+  return targets
+}
+
+async function main(): Promise<void> {
+  stopOnInterrupt('the servers', stopEverything)
+
+  // other work on the machine skews every figure: the load average says how much there was
+  console.log(`poll: ${cpus().length} cores, node ${process.version}, code ${codeState()}, load average ${load()}`)
+  console.log(
+    `${fmt(CLIENTS)} tabs (memory at ${MEMORY_STEPS.map((n) => fmt(n)).join(', ')}), ${ROUNDS} fan-out rounds, stream ${fmt(STREAM_CLIENTS)} tabs × ${fmt(RATE)} lines/s for ${DURATION_S} s; targets: ${TARGETS.join(', ')}; fan-out order: ${ORDER}`,
+  )
+  const targets = makeTargets(TARGETS)
+  const results: Result[] = targets.map((target) => ({ target, baselineKb: 0, memory: [], fanout: null, stream: null }))
+  if (INTERLEAVED && targets.length > 1) await interleaved(results)
+  else {
+    for (const result of results) {
+      console.log(`\n${result.target.name}: ${result.target.title}`)
+      await memoryAndFanOutInTurn(result.target, result)
+      await stream(result.target, result)
+    }
   }
 
   console.log(`\nMemory: RSS after the tabs hold their polls − RSS before, per tab (KB = 1,024 bytes). Fan-out: ${ROUNDS} rounds of one event to every tab.`)
@@ -501,10 +715,17 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main()
-} catch (err) {
-  console.error(err)
-  await stopEverything()
-  process.exitCode = 1
+if (RUNNER) {
+  stopOnInterrupt(`the ${RUNNER} server`, stopEverything)
+  const [target] = makeTargets([RUNNER])
+  if (!target) throw new Error(`BENCH_RUNNER: ${RUNNER} is not available`)
+  serveParent(target)
+} else {
+  try {
+    await main()
+  } catch (err) {
+    console.error(err)
+    await stopEverything()
+    process.exitCode = 1
+  }
 }
