@@ -185,18 +185,33 @@ export class Subscriber {
         const at = now()
         if (settled || this.closed) return
         settled = true
-        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
-        const read = this.tab.read(res.statusCode ?? 0, res.headers, body)
-        this.pool.tally.record(this, read, at, res.statusCode ?? 0)
-        if (this.pool.holdingRepolls && read.lines.length) this.pool.held.push(this)
-        // the next poll after every answer already waiting has been read, so
-        // that their arrival times are not held up by sending new requests
-        else setImmediate(() => this.poll())
+        const arrival: Arrival = { sub: this, status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), at }
+        if (this.pool.deferringReads) this.pool.putAside(arrival)
+        else this.handle(arrival)
       })
     })
     req.on('error', retry)
     req.end(spec.body)
   }
+
+  /** What the tab does with an answer: read its lines, count them, poll again. */
+  handle(arrival: Arrival): void {
+    const read = this.tab.read(arrival.status, arrival.headers, arrival.body)
+    this.pool.tally.record(this, read, arrival.at, arrival.status)
+    if (this.pool.holdingRepolls && read.lines.length) this.pool.held.push(this)
+    // the next poll after every answer already waiting has been read, so
+    // that their arrival times are not held up by sending new requests
+    else setImmediate(() => this.poll())
+  }
+}
+
+/** An answer as it arrived: when, and what, before the tab has read it. */
+interface Arrival {
+  sub: Subscriber
+  status: number
+  headers: http.IncomingHttpHeaders
+  body: Buffer
+  at: number
 }
 
 /** Tabs per kept-alive agent: the agent's bookkeeping is linear in its sockets. */
@@ -219,6 +234,20 @@ export class ClientPool {
    */
   holdingRepolls = false
   readonly held: Subscriber[] = []
+  /**
+   * While set (the fan-out rounds, with `holdingRepolls`), an answer is timed
+   * when it arrives and put aside; the tab reads it (parses it, checks and
+   * counts its lines) only in `readArrived`. A real tab reads its answer on
+   * its own CPU. Here one thread plays every tab, and reading each answer as
+   * it came would make the later tabs' arrival wait for the earlier tabs'
+   * reading, which costs each server what its own protocol costs to parse:
+   * more for the console's JSON with cursors than for Nchan's text. The same
+   * reason as for holding the re-polls.
+   */
+  deferringReads = false
+  private readonly arrived: Arrival[] = []
+  /** When the last answer was put aside (the `now` clock). */
+  lastArrivalAt = 0
   private readonly agents: http.Agent[] = []
 
   constructor(
@@ -247,6 +276,21 @@ export class ClientPool {
       }
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+  }
+
+  /** Answers put aside and not read yet. */
+  get unread(): number {
+    return this.arrived.length
+  }
+
+  putAside(arrival: Arrival): void {
+    this.arrived.push(arrival)
+    this.lastArrivalAt = arrival.at
+  }
+
+  /** Lets the tabs read the answers put aside, in the order they arrived. */
+  readArrived(): void {
+    for (const arrival of this.arrived.splice(0)) arrival.sub.handle(arrival)
   }
 
   /** Sends the polls held back while `holdingRepolls` was set. */

@@ -25,8 +25,9 @@
  * disorder itself. Knobs: BENCH_CLIENTS (10000), BENCH_DURATION (60),
  * BENCH_TARGETS ("longship,nchan"), BENCH_RATE (2000), BENCH_ROUNDS (10),
  * BENCH_NCHAN_BUFFER (2000, Nchan's nchan_message_buffer_length),
- * BENCH_REPOLL (after-round, or at-once), BENCH_ORDER (interleaved, or
- * sequential: see "interleaved" below).
+ * BENCH_REPOLL (after-round, or at-once), BENCH_READS (after-round, or
+ * as-they-come), BENCH_ORDER (interleaved, or sequential: see "interleaved"
+ * below).
  */
 import http from 'node:http'
 import { cpus } from 'node:os'
@@ -64,6 +65,13 @@ const WARMUP_ROUNDS = 1
  */
 const HOLD_REPOLLS = (process.env.BENCH_REPOLL ?? 'after-round') !== 'at-once'
 /**
+ * BENCH_READS=as-they-come: in the fan-out, each tab reads its answer the
+ * moment it arrives, as every run did until the night of 2026-11-24 (see
+ * ClientPool.deferringReads for why the default puts answers aside until the
+ * round's answers are in).
+ */
+const DEFER_READS = (process.env.BENCH_READS ?? 'after-round') !== 'as-they-come'
+/**
  * The generator's own garbage is collected before each fan-out round, outside
  * the timed window. This process plays 10,000 tabs, and every round leaves
  * their requests and answers in its old generation: left alone, a major
@@ -80,7 +88,8 @@ const collectGeneratorGarbage: () => void = exposedGc
  * BENCH_ORDER: `interleaved` (the default) runs the two targets' fan-out
  * rounds alternately, each target's tabs in a generator process of its own
  * ("interleaved" below says why); `sequential` runs everything for one
- * target, then for the other, in this process, as before 2026-11-25.
+ * target, then for the other, in this process, as every run did until the
+ * night of 2026-11-24.
  */
 const ORDER = process.env.BENCH_ORDER ?? 'interleaved'
 if (ORDER !== 'interleaved' && ORDER !== 'sequential') throw new Error(`BENCH_ORDER: ${ORDER} is neither interleaved nor sequential`)
@@ -189,14 +198,23 @@ async function waitHeld(target: Target, count: number, what: string, timeoutMs =
   }
 }
 
+/**
+ * Answers put aside in a fan-out round are read once every tab has one, or
+ * once none has come for this long: a tab whose answer did not carry the
+ * round's line (an empty or superseded one, which a round should not see)
+ * polls again only after its answer is read.
+ */
+const ARRIVALS_QUIET_MS = 250
+
 /** Waits until `count` tabs have line n, or `timeoutMs` passed. */
-async function waitReceived(tally: Tally, n: number, count: number, timeoutMs: number): Promise<boolean> {
+async function waitReceived(pool: ClientPool, n: number, count: number, timeoutMs: number): Promise<boolean> {
   const until = Date.now() + timeoutMs
-  while (tally.receivedBy(n) < count) {
+  for (;;) {
+    if (pool.unread && (pool.tally.receivedBy(n) + pool.unread >= count || now() - pool.lastArrivalAt > ARRIVALS_QUIET_MS)) pool.readArrived()
+    if (pool.tally.receivedBy(n) >= count) return true
     if (Date.now() > until) return false
     await sleep(5)
   }
-  return true
 }
 
 /** Tabs (and targets) open right now, for a clean stop on Ctrl-C or an error. */
@@ -231,7 +249,7 @@ async function warmUp(target: Target, agent: http.Agent): Promise<void> {
   const spec = target.publishSpec()
   for (let n = 1; n <= 5; n++) {
     await publish(spec, agent, [line(now(), n)])
-    if (!(await waitReceived(pool.tally, n, WARMUP_TABS, 10_000))) throw new Error(`${target.name}: warm-up line ${n} did not reach every tab`)
+    if (!(await waitReceived(pool, n, WARMUP_TABS, 10_000))) throw new Error(`${target.name}: warm-up line ${n} did not reach every tab`)
     await waitHeld(target, WARMUP_TABS, 'warm-up')
   }
   closePool(pool)
@@ -307,9 +325,12 @@ async function fanOutRound(held: Held, round: number, all: Held[]): Promise<void
   await sleep(300)
   const hist = (pool.tally.round = latencyHistogram())
   pool.holdingRepolls = HOLD_REPOLLS
+  pool.deferringReads = DEFER_READS
   const t = now()
   await publish(target.publishSpec(), agent, [line(t, round)])
-  const everyTab = await waitReceived(pool.tally, round, clients, 30_000)
+  const everyTab = await waitReceived(pool, round, clients, 30_000)
+  pool.deferringReads = false
+  pool.readArrived()
   pool.holdingRepolls = false
   pool.releaseRepolls()
   const warmUp = round <= WARMUP_ROUNDS
