@@ -308,17 +308,19 @@ async function startAndHold(target: Target, result: Result): Promise<Held> {
 }
 
 /**
- * 2. One fan-out round: one event to every tab of `held`, once every tab of
- * every running target holds its poll again, so that no server is still
- * taking re-polls while another one's round is timed. Round 1 warms up both
- * servers (the console's JIT, nginx's pools) and is checked for loss but not
- * timed. CPU is counted from the garbage collection before the round until
- * the tabs hold their polls again.
+ * 2. One fan-out round: one event to every tab of `held` once they all hold
+ * their polls again. The round ends only when they hold them again after
+ * it, so in the interleaved order, where the parent starts one target's
+ * round when the other's has ended, no server is still taking re-polls while
+ * the other one's round is timed. Round 1 warms up both servers (the
+ * console's JIT, nginx's pools) and is checked for loss but not timed. CPU
+ * is counted from the garbage collection before the round until the tabs
+ * hold their polls again.
  */
-async function fanOutRound(held: Held, round: number, all: Held[]): Promise<void> {
+async function fanOutRound(held: Held, round: number): Promise<void> {
   const { target, pool, agent } = held
   const clients = pool.size
-  for (const h of all) await waitHeld(h.target, h.pool.size, `fan-out round ${round}`)
+  await waitHeld(target, clients, `fan-out round ${round}`)
   const cpu0 = cpuSeconds(target.pids())
   const gen0 = generatorCpu()
   collectGeneratorGarbage()
@@ -384,7 +386,7 @@ async function finishFanOut(held: Held): Promise<void> {
 async function memoryAndFanOutInTurn(target: Target, result: Result): Promise<void> {
   const held = await startAndHold(target, result)
   try {
-    for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) await fanOutRound(held, round, [held])
+    for (let round = 1; round <= ROUNDS + WARMUP_ROUNDS; round++) await fanOutRound(held, round)
   } finally {
     await finishFanOut(held)
   }
@@ -432,6 +434,12 @@ class Runner {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     track(this.child)
+    // a step sent to a child that is gone: fail the step, not the whole process
+    this.child.on('error', (err) => {
+      const waiting = this.waiting
+      this.waiting = null
+      waiting?.reject(err)
+    })
     this.child.on('message', (reply: RunnerReply) => {
       const waiting = this.waiting
       this.waiting = null
@@ -519,7 +527,7 @@ function serveParent(target: Target): void {
       return null
     }
     const timed = held.roundP99.length
-    await fanOutRound(held, step.round, [held])
+    await fanOutRound(held, step.round)
     return held.roundP99.length > timed ? (held.roundP99[timed] as number) : null
   }
   process.on('message', (step: RunnerStep) => {
