@@ -8,8 +8,9 @@
  * Starts each server as a child process on 127.0.0.1 (the console: `node
  * --import tsx server/main.ts` on a fresh SQLite file, signed in through the
  * real /setup form; Nchan: Debian's nginx + libnginx-mod-nchan on a config of
- * its own, bench/nchan/nginx.conf.template) and, from this process, with a
- * kept-alive socket and its own cursor per simulated tab:
+ * its own, bench/nchan/nginx.conf.template) and, from this script (for the
+ * memory steps and the fan-out, one process of it per server: "interleaved"
+ * below), with a kept-alive socket and its own cursor per simulated tab:
  *
  * 1. memory per idle held poll: (RSS with N tabs each holding a poll − RSS
  *    before) / N, at 1,000, 5,000 and 10,000 tabs (Nchan: master + workers);
