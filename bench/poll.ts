@@ -267,8 +267,6 @@ interface Held {
   result: Result
   pool: ClientPool
   agent: http.Agent
-  /** Each timed round's p99, for the side-by-side lines of the interleaved order. */
-  roundP99: number[]
   serverCpu: number
   generatorCpu: number
 }
@@ -300,7 +298,7 @@ async function startAndHold(target: Target, result: Result): Promise<Held> {
       )
     }
     pool.tally = new Tally()
-    return { target, result, pool, agent, roundP99: [], serverCpu: 0, generatorCpu: 0 }
+    return { target, result, pool, agent, serverCpu: 0, generatorCpu: 0 }
   } catch (err) {
     agent.destroy()
     await stopTarget(target)
@@ -316,9 +314,10 @@ async function startAndHold(target: Target, result: Result): Promise<Held> {
  * the other one's round is timed. Round 1 warms up both servers (the
  * console's JIT, nginx's pools) and is checked for loss but not timed. CPU
  * is counted from the garbage collection before the round until the tabs
- * hold their polls again.
+ * hold their polls again. Returns the round's p99, or null for a warm-up
+ * round.
  */
-async function fanOutRound(held: Held, round: number): Promise<void> {
+async function fanOutRound(held: Held, round: number): Promise<number | null> {
   const { target, pool, agent } = held
   const clients = pool.size
   await waitHeld(target, clients, `fan-out round ${round}`)
@@ -344,11 +343,11 @@ async function fanOutRound(held: Held, round: number): Promise<void> {
   await waitHeld(target, clients, `after fan-out round ${round}`)
   if (warmUp) {
     pool.tally.latency.reset()
-    return
+    return null
   }
-  held.roundP99.push(hist.percentile(99))
   held.serverCpu += cpuSeconds(target.pids()) - cpu0
   held.generatorCpu += generatorCpu() - gen0
+  return hist.percentile(99)
 }
 
 /** The fan-out's figures from the rounds run, then the tabs closed and the target stopped. */
@@ -436,23 +435,21 @@ class Runner {
     })
     track(this.child)
     // a step sent to a child that is gone: fail the step, not the whole process
-    this.child.on('error', (err) => {
-      const waiting = this.waiting
-      this.waiting = null
-      waiting?.reject(err)
-    })
-    this.child.on('message', (reply: RunnerReply) => {
-      const waiting = this.waiting
-      this.waiting = null
-      waiting?.resolve(reply)
-    })
+    this.child.on('error', (err) => this.takeWaiting()?.reject(err))
+    this.child.on('message', (reply: RunnerReply) => this.takeWaiting()?.resolve(reply))
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
-        this.waiting?.reject(new Error(`${result.target.name}: the generator process exited (${signal ?? code}) in the middle of a step`))
-        this.waiting = null
+        this.takeWaiting()?.reject(new Error(`${result.target.name}: the generator process exited (${signal ?? code}) in the middle of a step`))
         resolve()
       })
     })
+  }
+
+  /** The step waiting for the child, if any, which is no longer waiting once taken. */
+  private takeWaiting() {
+    const waiting = this.waiting
+    this.waiting = null
+    return waiting
   }
 
   /** Runs one step in the child; its figures so far land in `result`. Returns the round's p99 for a timed round. */
@@ -527,9 +524,7 @@ function serveParent(target: Target): void {
       await finishFanOut(done)
       return null
     }
-    const timed = held.roundP99.length
-    await fanOutRound(held, step.round)
-    return held.roundP99.length > timed ? (held.roundP99[timed] as number) : null
+    return fanOutRound(held, step.round)
   }
   process.on('message', (step: RunnerStep) => {
     run(step).then(
