@@ -19,6 +19,8 @@ export interface HubEvent {
   seq: number
   /** `{"topic":..,"seq":..,"data":..}` serialized once, shared by every client it goes to. */
   json: string
+  /** `json` as UTF-8, made by the first answer that carries the event (wire.ts) and reused by every later one. */
+  bytes?: Buffer
 }
 
 export interface StoredEvent {
@@ -204,7 +206,7 @@ export function readPollRequest(body: unknown): PollRequest {
 
 /** An event with its wire form, made from data serialized once (publish, a relay, a late arrival). */
 function eventOf(topic: string, seq: number, dataJson: string): HubEvent {
-  return { topic, seq, json: `{"topic":${JSON.stringify(topic)},"seq":${seq},"data":${dataJson}}` }
+  return { topic, seq, json: `{"topic":${JSON.stringify(topic)},"seq":${seq},"data":${dataJson}}`, bytes: undefined }
 }
 
 export class Hub {
@@ -669,7 +671,7 @@ export class Hub {
         const upTo = sub.completeAfter === Infinity ? null : sub.completeAfter
         const limit = Math.max(1, budget)
         const rows = await topic.kind.backfill(name, given, upTo, limit)
-        const events = rows.map((row) => ({ topic: name, seq: row.seq, json: JSON.stringify({ topic: name, seq: row.seq, data: row.data }) }))
+        const events = rows.map((row): HubEvent => ({ topic: name, seq: row.seq, json: JSON.stringify({ topic: name, seq: row.seq, data: row.data }), bytes: undefined }))
         budget -= events.length
         const complete = rows.length < limit
         // subscribed before the query, the queue holds everything after the newest row found

@@ -38,3 +38,16 @@ test('sameAnswer: any difference the bytes would show makes it another answer', 
     assert.equal(sameAnswer(other, base), false, JSON.stringify(other))
   }
 })
+
+test('encodeAnswer: the bytes are the answer as JSON, whatever the events hold and however many', () => {
+  const texts = ['plain', 'Grüße, 東京 🚢', 'quote " backslash \\ newline \n', '']
+  const events = texts.map((text, i): HubEvent => ({ topic: 'room', seq: i + 1, json: JSON.stringify({ topic: 'room', seq: i + 1, data: { text } }) }))
+  for (const count of [0, 1, 2, events.length]) {
+    const a = answer({ boot: 'bööt', events: events.slice(0, count), cursors: { room: count }, resets: ['other'], more: count === 2 })
+    const expected = { boot: 'bööt', events: events.slice(0, count).map((e) => JSON.parse(e.json)), cursors: { room: count }, resets: ['other'], more: count === 2, superseded: false }
+    const encoded = encodeAnswer(a)
+    assert.deepEqual(JSON.parse(encoded.toString('utf8')), expected)
+    // an event's bytes are made once and reused by the next answer that carries it
+    if (count) assert.equal(encodeAnswer(a).equals(encoded), true)
+  }
+})
