@@ -119,9 +119,24 @@ interface Topic {
   ring: HubEvent[]
   /** The ring holds every event with seq > ringFloor (Infinity: nothing known yet). */
   ringFloor: number
+  /** Persisted topics: the last rows read from the database for tabs behind the ring (see `fromDatabase`). */
+  stored: StoredRun
   subscribers: Set<Client>
   lastPublish: number
 }
+
+/**
+ * Events read from the database, held for the next tab that lags as far:
+ * every stored event with `after < seq <= upTo`, in seq order.
+ */
+interface StoredRun {
+  after: number
+  upTo: number
+  events: HubEvent[]
+}
+
+/** A run that holds nothing; a new object each time, so a query that started before can tell (see `fromDatabase`). */
+const noRun = (): StoredRun => ({ after: 0, upTo: 0, events: [] })
 
 interface Subscription {
   topic: Topic
@@ -275,6 +290,7 @@ export class Hub {
         head: persisted ? -1 : start,
         ring: [],
         ringFloor: persisted ? Infinity : start,
+        stored: noRun(),
         subscribers: new Set(),
         lastPublish: Date.now(),
       }
@@ -362,6 +378,7 @@ export class Hub {
       topic.head = -1
       topic.ring = []
       topic.ringFloor = Infinity
+      topic.stored = noRun()
       for (const client of topic.subscribers) {
         const sub = client.subs.get(topic.name)
         if (sub) sub.completeAfter = Infinity
@@ -395,6 +412,9 @@ export class Hub {
 
   private deliver(topic: Topic, seq: number, dataJson: string): HubEvent | null {
     if (topic.persisted) {
+      // rows read from the database before this event was stored may lack it
+      // (late, from another instance); the next tab that needs them reads again
+      if (seq > topic.stored.after && seq <= topic.stored.upTo) topic.stored = noRun()
       if (seq <= topic.head) {
         // already seen (a replay from another instance), or published late
         if (seq > topic.ringFloor && !topic.ring.some((e) => e.seq === seq)) return this.lateEvent(topic, seq, dataJson)
@@ -669,14 +689,11 @@ export class Hub {
       } else if (topic.persisted && topic.kind.backfill) {
         this.metrics.gapsFilled++
         const upTo = sub.completeAfter === Infinity ? null : sub.completeAfter
-        const limit = Math.max(1, budget)
-        const rows = await topic.kind.backfill(name, given, upTo, limit)
-        const events = rows.map((row): HubEvent => ({ topic: name, seq: row.seq, json: JSON.stringify({ topic: name, seq: row.seq, data: row.data }), bytes: undefined }))
-        budget -= events.length
-        const complete = rows.length < limit
+        const fill = await this.fromDatabase(topic, given, upTo, Math.max(1, budget))
+        budget -= fill.events.length
         // subscribed before the query, the queue holds everything after the newest row found
-        if (complete && upTo === null) sub.completeAfter = events.length ? (events[events.length - 1] as HubEvent).seq : given
-        plan.fills.set(name, { events, complete })
+        if (fill.complete && upTo === null) sub.completeAfter = fill.events.length ? (fill.events[fill.events.length - 1] as HubEvent).seq : given
+        plan.fills.set(name, fill)
       } else {
         plan.resets.push(name)
         plan.starts.set(name, topic.head)
@@ -685,6 +702,68 @@ export class Hub {
     }
     this.metrics.resets += plan.resets.length
     return plan
+  }
+
+  /**
+   * A persisted topic's events after `given` (up to `upTo`, at most `limit`)
+   * for a tab behind the ring.
+   *
+   * Why the rows are kept: tabs fall that far behind together (a stream
+   * faster than they read, or a console busy for a while), each a little
+   * apart. Read and serialized again for every tab, the same rows were 40 %
+   * of the console's CPU in the stream benchmark, which slowed every tab
+   * further. The last rows read (at most a ring's worth) now serve the tabs
+   * that come after.
+   */
+  private async fromDatabase(topic: Topic, given: number, upTo: number | null, limit: number): Promise<Fill> {
+    const run = topic.stored
+    if (given >= run.after && given < run.upTo) {
+      // binary search: the first event after the tab's cursor
+      let lo = 0
+      let hi = run.events.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if ((run.events[mid] as HubEvent).seq <= given) lo = mid + 1
+        else hi = mid
+      }
+      const top = upTo ?? Infinity
+      const events: HubEvent[] = []
+      for (let i = lo; i < run.events.length && events.length < limit; i++) {
+        const event = run.events[i] as HubEvent
+        if (event.seq > top) break
+        events.push(event)
+      }
+      // complete only when the run reaches upTo: with no upTo, the database may hold more
+      const complete = run.upTo >= top && (events.length < limit || lo + events.length === run.events.length || (run.events[lo + events.length] as HubEvent).seq > top)
+      return { events, complete }
+    }
+    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, given, upTo, limit)
+    const events = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
+    const complete = rows.length < limit
+    // what the rows cover: up to upTo when they are all there is, else up to the last one
+    const covered = complete && upTo !== null ? upTo : events.length ? (events[events.length - 1] as HubEvent).seq : given
+    // a late event or a resync while the query ran made what it read suspect
+    if (covered > given && topic.stored === run) this.keepStored(topic, given, covered, events)
+    return { events, complete }
+  }
+
+  /** Keeps rows read from the database, joined to the run kept before when the two meet. */
+  private keepStored(topic: Topic, after: number, upTo: number, events: HubEvent[]): void {
+    const run = topic.stored
+    let kept: StoredRun
+    if (after <= run.upTo && upTo >= run.after && run.upTo > run.after) {
+      // both hold every row of their range: together, every row of the union
+      const before = events.filter((e) => e.seq <= run.after)
+      const beyond = events.filter((e) => e.seq > run.upTo)
+      kept = { after: Math.min(after, run.after), upTo: Math.max(upTo, run.upTo), events: before.concat(run.events, beyond) }
+    } else kept = { after, upTo, events }
+    const over = kept.events.length - this.options.ringSize
+    if (over > 0) {
+      // tabs move forward: the oldest rows go first
+      kept.after = (kept.events[over - 1] as HubEvent).seq
+      kept.events = kept.events.slice(over)
+    }
+    topic.stored = kept
   }
 
   /**

@@ -317,6 +317,46 @@ test('after a restart a persisted topic is backfilled from the database, a memor
   assert.deepEqual(seqs(await next.answer), [6])
 })
 
+test('tabs behind the ring share the rows read from the database, and every tab still gets every row once', async () => {
+  const { hub, db } = makeHub({ ringSize: 5, maxAnswerEvents: 4 })
+  for (let seq = 1; seq <= 20; seq++) store(hub, db, seq)
+  const first = await hub.poll(alice, { client: 'behind-1', boot: hub.boot, topics: { 'log:1': 2 } }).answer
+  assert.deepEqual([seqs(first), first.more, db.queries], [[3, 4, 5, 6], true, 1])
+  // a tab a little further on is served from what the first one read
+  const second = await hub.poll(alice, { client: 'behind-2', boot: hub.boot, topics: { 'log:1': 3 } }).answer
+  assert.deepEqual([seqs(second), second.more, db.queries], [[4, 5, 6], true, 1])
+  // past what was read, the database again; what it gives continues the rows kept
+  const on = await hub.poll(alice, { client: 'behind-2', boot: hub.boot, topics: { 'log:1': 6 } }).answer
+  assert.deepEqual([seqs(on), db.queries], [[7, 8, 9, 10], 2])
+  const firstOn = await hub.poll(alice, { client: 'behind-1', boot: hub.boot, topics: { 'log:1': 6 } }).answer
+  assert.deepEqual([seqs(firstOn), db.queries], [[7, 8, 9, 10], 2])
+  // a third tab from the start reads 1 to 10 from memory, then catches up through the ring
+  const got: number[] = []
+  let cursor = 0
+  for (let polls = 0; cursor < 20 && polls < 20; polls++) {
+    const answer = await hub.poll(alice, { client: 'behind-3', boot: hub.boot, topics: { 'log:1': cursor } }).answer
+    got.push(...seqs(answer))
+    cursor = answer.cursors['log:1'] as number
+  }
+  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1))
+  // at most a ring's worth is kept (here 6 to 10), so this tab read (0, 4], (4, 8], (8, 12] and
+  // (12, 16] itself; from 16 on it was in the ring
+  assert.equal(db.queries, 6)
+})
+
+test('a row stored late, older than the ring, is not hidden by rows read before it came', async () => {
+  const { hub, db } = makeHub({ ringSize: 5 })
+  for (let seq = 1; seq <= 20; seq++) if (seq !== 4) store(hub, db, seq)
+  const early = await hub.poll(alice, { client: 'early-1', boot: hub.boot, topics: { 'log:1': 0 } }).answer
+  assert.deepEqual(seqs(early), [1, 2, 3, ...Array.from({ length: 16 }, (_, i) => i + 5)])
+  // another instance's row 4 reaches the database and then this hub
+  store(hub, db, 4)
+  db.rows.sort((a, b) => a.seq - b.seq) // the database gives rows in seq order
+  const late = await hub.poll(alice, { client: 'late-1', boot: hub.boot, topics: { 'log:1': 3 } }).answer
+  assert.deepEqual(seqs(late).slice(0, 2), [4, 5])
+  assert.equal(db.queries, 2)
+})
+
 test('a persisted topic with no cursor starts from the newest stored row', async () => {
   const rows: StoredEvent[] = [1, 2, 3].map((seq) => ({ seq, data: seq }))
   const { hub, db } = makeHub({}, rows)
