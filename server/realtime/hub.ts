@@ -717,6 +717,9 @@ export class Hub {
    */
   private async fromDatabase(topic: Topic, given: number, upTo: number | null, limit: number): Promise<Fill> {
     const run = topic.stored
+    const top = upTo ?? Infinity
+    const events: HubEvent[] = []
+    let from = given
     if (given >= run.after && given < run.upTo) {
       // binary search: the first event after the tab's cursor
       let lo = 0
@@ -726,37 +729,42 @@ export class Hub {
         if ((run.events[mid] as HubEvent).seq <= given) lo = mid + 1
         else hi = mid
       }
-      const top = upTo ?? Infinity
-      const events: HubEvent[] = []
-      for (let i = lo; i < run.events.length && events.length < limit; i++) {
+      let i = lo
+      for (; i < run.events.length && events.length < limit; i++) {
         const event = run.events[i] as HubEvent
         if (event.seq > top) break
         events.push(event)
       }
-      // complete only when the run reaches upTo: with no upTo, the database may hold more
-      const complete = run.upTo >= top && (events.length < limit || lo + events.length === run.events.length || (run.events[lo + events.length] as HubEvent).seq > top)
-      return { events, complete }
+      // the run reaches upTo (everything is here), or the answer is full
+      if (run.upTo >= top || events.length === limit) {
+        return { events, complete: run.upTo >= top && (i === run.events.length || (run.events[i] as HubEvent).seq > top) }
+      }
+      // the run holds every row up to its end, even where there is none: the database goes on from there
+      from = run.upTo
     }
-    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, given, upTo, limit)
-    const events = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
-    const complete = rows.length < limit
+    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, from, upTo, limit - events.length)
+    const read = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
+    const complete = rows.length < limit - events.length
     // what the rows cover: up to upTo when they are all there is, else up to the last one
-    const covered = complete && upTo !== null ? upTo : events.length ? (events[events.length - 1] as HubEvent).seq : given
+    const covered = complete && upTo !== null ? upTo : read.length ? (read[read.length - 1] as HubEvent).seq : from
     // a late event or a resync while the query ran made what it read suspect
-    if (covered > given && topic.stored === run) this.keepStored(topic, given, covered, events)
-    return { events, complete }
+    if (covered > from && topic.stored === run) this.keepStored(topic, from, covered, read)
+    return { events: events.length ? events.concat(read) : read, complete }
   }
 
-  /** Keeps rows read from the database, joined to the run kept before when the two meet. */
+  /** Keeps rows read from the database: joined to the run kept before when the two meet, else the newer of the two. */
   private keepStored(topic: Topic, after: number, upTo: number, events: HubEvent[]): void {
     const run = topic.stored
+    const empty = run.upTo <= run.after
     let kept: StoredRun
-    if (after <= run.upTo && upTo >= run.after && run.upTo > run.after) {
+    if (!empty && after <= run.upTo && upTo >= run.after) {
       // both hold every row of their range: together, every row of the union
       const before = events.filter((e) => e.seq <= run.after)
       const beyond = events.filter((e) => e.seq > run.upTo)
       kept = { after: Math.min(after, run.after), upTo: Math.max(upTo, run.upTo), events: before.concat(run.events, beyond) }
-    } else kept = { after, upTo, events }
+    } else if (empty || after > run.upTo) kept = { after, upTo, events }
+    // older rows than the ones kept, apart from them: the tabs that lag less are likelier to come next
+    else return
     const over = kept.events.length - this.options.ringSize
     if (over > 0) {
       // tabs move forward: the oldest rows go first

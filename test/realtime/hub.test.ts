@@ -318,30 +318,43 @@ test('after a restart a persisted topic is backfilled from the database, a memor
 })
 
 test('tabs behind the ring share the rows read from the database, and every tab still gets every row once', async () => {
-  const { hub, db } = makeHub({ ringSize: 5, maxAnswerEvents: 4 })
-  for (let seq = 1; seq <= 20; seq++) store(hub, db, seq)
-  const first = await hub.poll(alice, { client: 'behind-1', boot: hub.boot, topics: { 'log:1': 2 } }).answer
-  assert.deepEqual([seqs(first), first.more, db.queries], [[3, 4, 5, 6], true, 1])
-  // a tab a little further on is served from what the first one read
-  const second = await hub.poll(alice, { client: 'behind-2', boot: hub.boot, topics: { 'log:1': 3 } }).answer
-  assert.deepEqual([seqs(second), second.more, db.queries], [[4, 5, 6], true, 1])
-  // past what was read, the database again; what it gives continues the rows kept
-  const on = await hub.poll(alice, { client: 'behind-2', boot: hub.boot, topics: { 'log:1': 6 } }).answer
-  assert.deepEqual([seqs(on), db.queries], [[7, 8, 9, 10], 2])
-  const firstOn = await hub.poll(alice, { client: 'behind-1', boot: hub.boot, topics: { 'log:1': 6 } }).answer
-  assert.deepEqual([seqs(firstOn), db.queries], [[7, 8, 9, 10], 2])
-  // a third tab from the start reads 1 to 10 from memory, then catches up through the ring
+  const { hub, db } = makeHub({ ringSize: 10, maxAnswerEvents: 4 })
+  for (let seq = 1; seq <= 40; seq++) store(hub, db, seq) // the ring holds 31 to 40
+  const poll = async (client: string, cursor: number) => {
+    const answer = await hub.poll(alice, { client, boot: hub.boot, topics: { 'log:1': cursor } }).answer
+    return [seqs(answer), db.queries]
+  }
+  assert.deepEqual(await poll('behind-1', 2), [[3, 4, 5, 6], 1])
+  // a tab as far behind is served from what the first one read
+  assert.deepEqual(await poll('behind-2', 2), [[3, 4, 5, 6], 1])
+  // past what was read, the rest of the answer comes from the database and is kept too
+  assert.deepEqual(await poll('behind-3', 4), [[5, 6, 7, 8], 2])
+  assert.deepEqual(await poll('behind-1', 6), [[7, 8, 9, 10], 3])
+  assert.deepEqual(await poll('behind-2', 6), [[7, 8, 9, 10], 3])
+  assert.deepEqual(await poll('behind-3', 8), [[9, 10, 11, 12], 4])
+  // a tab from the start reads every row once, then catches up through the ring
   const got: number[] = []
   let cursor = 0
-  for (let polls = 0; cursor < 20 && polls < 20; polls++) {
-    const answer = await hub.poll(alice, { client: 'behind-3', boot: hub.boot, topics: { 'log:1': cursor } }).answer
+  for (let polls = 0; cursor < 40 && polls < 40; polls++) {
+    const answer = await hub.poll(alice, { client: 'behind-4', boot: hub.boot, topics: { 'log:1': cursor } }).answer
     got.push(...seqs(answer))
     cursor = answer.cursors['log:1'] as number
   }
-  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i + 1))
-  // at most a ring's worth is kept (here 6 to 10), so this tab read (0, 4], (4, 8], (8, 12] and
-  // (12, 16] itself; from 16 on it was in the ring
-  assert.equal(db.queries, 6)
+  assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => i + 1))
+})
+
+test('rows kept from the database that end short of what a tab needs are continued from the database', async () => {
+  const { hub, db } = makeHub({ ringSize: 5 })
+  for (let seq = 1; seq <= 20; seq++) store(hub, db, seq)
+  db.rows = db.rows.filter((r) => r.seq <= 16) // 17 to 20 deleted: the rows kept below end at 16, their range at 20
+  const first = await hub.poll(alice, { client: 'short-1', boot: hub.boot, topics: { 'log:1': 0 } }).answer
+  assert.deepEqual(seqs(first), Array.from({ length: 16 }, (_, i) => i + 1))
+  for (let seq = 21; seq <= 25; seq++) store(hub, db, seq)
+  // a tab needing up to 25 gets the rest of the kept rows, then the database from 20 on, in one answer
+  const next = await hub.poll(alice, { client: 'short-2', boot: hub.boot, topics: { 'log:1': 10 } }).answer
+  assert.deepEqual(seqs(next), [11, 12, 13, 14, 15, 16, 21, 22, 23, 24, 25])
+  assert.equal(next.cursors['log:1'], 25)
+  assert.equal(db.queries, 2)
 })
 
 test('a row stored late, older than the ring, is not hidden by rows read before it came', async () => {
