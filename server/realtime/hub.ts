@@ -718,7 +718,6 @@ export class Hub {
   private async fromDatabase(topic: Topic, given: number, upTo: number | null, limit: number): Promise<Fill> {
     const run = topic.stored
     const top = upTo ?? Infinity
-    const events: HubEvent[] = []
     let from = given
     if (given >= run.after && given < run.upTo) {
       // binary search: the first event after the tab's cursor
@@ -729,42 +728,42 @@ export class Hub {
         if ((run.events[mid] as HubEvent).seq <= given) lo = mid + 1
         else hi = mid
       }
+      const events: HubEvent[] = []
       let i = lo
       for (; i < run.events.length && events.length < limit; i++) {
         const event = run.events[i] as HubEvent
         if (event.seq > top) break
         events.push(event)
       }
-      // the run reaches upTo (everything is here), or the answer is full
-      if (run.upTo >= top || events.length === limit) {
+      // what the run has for the tab; when that is not all, the tab comes back
+      // at once for the rest and reads it with a whole answer's worth of rows
+      if (events.length || run.upTo >= top) {
         return { events, complete: run.upTo >= top && (i === run.events.length || (run.events[i] as HubEvent).seq > top) }
       }
-      // the run holds every row up to its end, even where there is none: the database goes on from there
+      // nothing in the run after the cursor, though its range goes on (no rows
+      // have those numbers): the database goes on from the run's end
       from = run.upTo
     }
-    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, from, upTo, limit - events.length)
+    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, from, upTo, limit)
     const read = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
-    const complete = rows.length < limit - events.length
+    const complete = rows.length < limit
     // what the rows cover: up to upTo when they are all there is, else up to the last one
     const covered = complete && upTo !== null ? upTo : read.length ? (read[read.length - 1] as HubEvent).seq : from
     // a late event or a resync while the query ran made what it read suspect
     if (covered > from && topic.stored === run) this.keepStored(topic, from, covered, read)
-    return { events: events.length ? events.concat(read) : read, complete }
+    return { events: read, complete }
   }
 
-  /** Keeps rows read from the database: joined to the run kept before when the two meet, else the newer of the two. */
+  /** Keeps rows read from the database, joined to the run kept before when the two meet. */
   private keepStored(topic: Topic, after: number, upTo: number, events: HubEvent[]): void {
     const run = topic.stored
-    const empty = run.upTo <= run.after
     let kept: StoredRun
-    if (!empty && after <= run.upTo && upTo >= run.after) {
+    if (run.upTo > run.after && after <= run.upTo && upTo >= run.after) {
       // both hold every row of their range: together, every row of the union
       const before = events.filter((e) => e.seq <= run.after)
       const beyond = events.filter((e) => e.seq > run.upTo)
       kept = { after: Math.min(after, run.after), upTo: Math.max(upTo, run.upTo), events: before.concat(run.events, beyond) }
-    } else if (empty || after > run.upTo) kept = { after, upTo, events }
-    // older rows than the ones kept, apart from them: the tabs that lag less are likelier to come next
-    else return
+    } else kept = { after, upTo, events }
     const over = kept.events.length - this.options.ringSize
     if (over > 0) {
       // tabs move forward: the oldest rows go first
