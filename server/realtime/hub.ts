@@ -121,6 +121,8 @@ interface Topic {
   ringFloor: number
   /** Persisted topics: the last rows read from the database for tabs behind the ring (see `fromDatabase`). */
   stored: StoredRun
+  /** Reads from the database in flight, each with the lowest seq delivered while it ran. */
+  reads: Set<{ lowest: number }>
   subscribers: Set<Client>
   lastPublish: number
 }
@@ -291,6 +293,7 @@ export class Hub {
         ring: [],
         ringFloor: persisted ? Infinity : start,
         stored: noRun(),
+        reads: new Set(),
         subscribers: new Set(),
         lastPublish: Date.now(),
       }
@@ -415,6 +418,7 @@ export class Hub {
       // rows read from the database before this event was stored may lack it
       // (late, from another instance); the next tab that needs them reads again
       if (seq > topic.stored.after && seq <= topic.stored.upTo) topic.stored = noRun()
+      for (const read of topic.reads) read.lowest = Math.min(read.lowest, seq)
       if (seq <= topic.head) {
         // already seen (a replay from another instance), or published late
         if (seq > topic.ringFloor && !topic.ring.some((e) => e.seq === seq)) return this.lateEvent(topic, seq, dataJson)
@@ -744,14 +748,23 @@ export class Hub {
       // have those numbers): the database goes on from the run's end
       from = run.upTo
     }
-    const rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, from, upTo, limit)
-    const read = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
+    const read = { lowest: Infinity }
+    topic.reads.add(read)
+    let rows: StoredEvent[]
+    try {
+      rows = await (topic.kind.backfill as NonNullable<TopicKind['backfill']>)(topic.name, from, upTo, limit)
+    } finally {
+      topic.reads.delete(read)
+    }
+    const events = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
     const complete = rows.length < limit
     // what the rows cover: up to upTo when they are all there is, else up to the last one
-    const covered = complete && upTo !== null ? upTo : read.length ? (read[read.length - 1] as HubEvent).seq : from
-    // a late event or a resync while the query ran made what it read suspect
-    if (covered > from && topic.stored === run) this.keepStored(topic, from, covered, read)
-    return { events: read, complete }
+    const covered = complete && upTo !== null ? upTo : events.length ? (events[events.length - 1] as HubEvent).seq : from
+    // not kept when an event inside that range arrived while the query ran
+    // (stored late by another instance: the rows may lack it) or the topic
+    // was reset meanwhile; this tab's answer is what it always was
+    if (covered > from && read.lowest > covered && topic.stored === run) this.keepStored(topic, from, covered, events)
+    return { events, complete }
   }
 
   /** Keeps rows read from the database, joined to the run kept before when the two meet. */

@@ -372,6 +372,42 @@ test('a row stored late, older than the ring, is not hidden by rows read before 
   assert.equal(db.queries, 2)
 })
 
+test('rows read while a row inside their range arrives late are not kept for the next tab', async () => {
+  const hub = new Hub({ pollTimeoutMs: 5_000, batchMs: 5, ringSize: 5, maxAnswerEvents: 5 })
+  const rows: StoredEvent[] = []
+  let queries = 0
+  let gate: Promise<void> = Promise.resolve()
+  let release = () => undefined as void
+  hub.registerKind({
+    name: 'slow',
+    authorize: () => true,
+    backfill: async (_topic, after, upTo, limit) => {
+      queries++
+      // what the database gives when the query runs; the answer comes later
+      const found = rows.filter((r) => r.seq > after && (upTo === null || r.seq <= upTo)).slice(0, limit)
+      await gate
+      return found
+    },
+  })
+  const put = (seq: number) => {
+    rows.push({ seq, data: seq })
+    rows.sort((a, b) => a.seq - b.seq)
+    hub.publish('slow:1', seq, seq)
+  }
+  for (let seq = 1; seq <= 20; seq++) if (seq !== 4) put(seq)
+  gate = new Promise((resolve) => (release = resolve))
+  const early = hub.poll(alice, { client: 'race-1', boot: hub.boot, topics: { 'slow:1': 0 } }).answer
+  await new Promise((r) => setImmediate(r))
+  assert.equal(queries, 1) // its rows are read, without 4
+  put(4) // another instance's row 4, committed late, reaches this hub while the answer is on its way
+  release()
+  assert.deepEqual(seqs(await early), [1, 2, 3, 5, 6])
+  gate = Promise.resolve()
+  const late = await hub.poll(alice, { client: 'race-2', boot: hub.boot, topics: { 'slow:1': 3 } }).answer
+  assert.deepEqual(seqs(late).slice(0, 2), [4, 5])
+  assert.equal(queries, 2)
+})
+
 test('a persisted topic with no cursor starts from the newest stored row', async () => {
   const rows: StoredEvent[] = [1, 2, 3].map((seq) => ({ seq, data: seq }))
   const { hub, db } = makeHub({}, rows)
