@@ -360,10 +360,10 @@ test('a tab past the last of the rows kept, but not past their range, goes on fr
 })
 
 test('a row stored late, older than the ring, is not hidden by rows read before it came', async () => {
-  const { hub, db } = makeHub({ ringSize: 5 })
+  const { hub, db } = makeHub({ ringSize: 5, maxAnswerEvents: 5 })
   for (let seq = 1; seq <= 20; seq++) if (seq !== 4) store(hub, db, seq)
   const early = await hub.poll(alice, { client: 'early-1', boot: hub.boot, topics: { 'log:1': 0 } }).answer
-  assert.deepEqual(seqs(early), [1, 2, 3, ...Array.from({ length: 16 }, (_, i) => i + 5)])
+  assert.deepEqual(seqs(early), [1, 2, 3, 5, 6]) // kept: every row up to 6, which has no 4
   // another instance's row 4 reaches the database and then this hub
   store(hub, db, 4)
   db.rows.sort((a, b) => a.seq - b.seq) // the database gives rows in seq order
