@@ -756,7 +756,8 @@ export class Hub {
     } finally {
       topic.reads.delete(read)
     }
-    const events = rows.map((row): HubEvent => ({ topic: topic.name, seq: row.seq, json: JSON.stringify({ topic: topic.name, seq: row.seq, data: row.data }), bytes: undefined }))
+    // the same wire form as a published event (`publish` turns undefined data into null too)
+    const events = rows.map((row) => eventOf(topic.name, row.seq, JSON.stringify(row.data) ?? 'null'))
     const complete = rows.length < limit
     // what the rows cover: up to upTo when they are all there is, else up to the last one
     const covered = complete && upTo !== null ? upTo : events.length ? (events[events.length - 1] as HubEvent).seq : from
